@@ -1,0 +1,357 @@
+"""Reading and writing StyleGAN2 checkpoints safely.
+
+Reads rosinality's train format {g, d, g_ema, g_optim, d_optim, args, ada_aug_p}, its
+convert_weight.py format {g_ema, latent_avg, [g, d]}, bare generator/discriminator state
+dicts and freezeg's own files. Writes rosinality's top-level keys (so its generate.py and
+train.py load our files) plus a `freezeg` metadata dict of plain Python values.
+
+Every load uses `torch.load(weights_only=True)` with only `argparse.Namespace` allowed
+beyond tensors and containers; a file that needs anything else is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .networks import Discriminator, Generator, ModelConfig, default_channels
+
+log = logging.getLogger("freezeg")
+
+FORMAT_VERSION = 1
+GENERATOR_PARTS = ("g_ema", "g")
+MODEL_PARTS = ("g", "d", "g_ema")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass
+class Checkpoint:
+    """The parts of a loaded checkpoint file and what they tell about the model."""
+
+    path: str  # where it came from ("<state dict>" for in-memory input)
+    format: str  # rosinality-train | rosinality-convert | freezeg | generator-state-dict | discriminator-state-dict
+    parts: dict[str, Any]  # top-level entries as loaded (state dicts, optimizer states, ...)
+    config: ModelConfig | None  # inferred from tensor shapes
+    meta: dict[str, Any] = field(default_factory=dict)  # the `freezeg` dict of our own files
+
+    def has(self, part: str) -> bool:
+        return self.parts.get(part) is not None
+
+    @property
+    def step(self) -> int | None:
+        return self.meta.get("step")
+
+    def generator_key(self, preferred: str = "g_ema") -> str:
+        """The part to build a generator from: `preferred`, else g_ema, else g."""
+        for key in (preferred, *GENERATOR_PARTS):
+            if self.has(key):
+                return key
+        raise CheckpointError(f"{self.path}: holds no generator (parts: {', '.join(self.parts) or 'none'})")
+
+
+# --------------------------------------------------------------------------- loading
+def _torch_load(path: Path) -> Any:
+    """torch.load with weights_only and one clear error per failure mode."""
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pickle-protocol chatter from non-checkpoints
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        blocked = re.search(r"unsupported GLOBAL ([\w.]+)", str(e))
+        if blocked:
+            raise CheckpointError(
+                f"{path}: refused: loading it would run code ({blocked.group(1)}); "
+                "only tensors, containers and argparse.Namespace are allowed"
+            ) from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (unreadable pickle)") from None
+    except (RuntimeError, zipfile.BadZipFile, EOFError) as e:
+        if "central directory" in str(e) or "zip archive" in str(e) or isinstance(e, (zipfile.BadZipFile, EOFError)):
+            raise CheckpointError(f"{path}: truncated or corrupt checkpoint (not a complete zip archive)") from None
+        raise CheckpointError(f"{path}: cannot be read: {str(e).splitlines()[0]}") from None
+    except (KeyError, ValueError, OSError, AttributeError, TypeError) as e:
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(e).__name__}: {e})") from None
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and len(obj) > 0 and all(torch.is_tensor(v) for v in obj.values())
+
+
+def _looks_like_generator(sd: Mapping) -> bool:
+    return "style.1.weight" in sd and "input.input" in sd
+
+
+def _looks_like_discriminator(sd: Mapping) -> bool:
+    return "final_linear.0.weight" in sd and "convs.0.0.weight" in sd
+
+
+def infer_generator_config(sd: Mapping[str, torch.Tensor], lr_mlp: float = 0.01) -> ModelConfig:
+    """Size, style dim, n_mlp, channel table and blur kernel of a generator state dict."""
+    n_mlp = sum(1 for k in sd if re.fullmatch(r"style\.\d+\.weight", k))
+    style_dim = sd["style.1.weight"].shape[1]
+    n_rgb = sum(1 for k in sd if re.fullmatch(r"to_rgbs\.\d+\.bias", k))
+    size = 2 ** (n_rgb + 2)
+    channels = {4: sd["input.input"].shape[1]}
+    for k in range(n_rgb):
+        channels[2 ** (k + 3)] = sd[f"convs.{2 * k}.conv.weight"].shape[1]
+    blur = _blur_taps(sd.get("convs.0.conv.blur.kernel"))
+    return _config_from_table(size, channels, style_dim=style_dim, n_mlp=n_mlp, blur_kernel=blur, lr_mlp=lr_mlp)
+
+
+def infer_discriminator_config(sd: Mapping[str, torch.Tensor]) -> ModelConfig:
+    """Size and channel table of a discriminator state dict."""
+    n_blocks = sum(1 for k in sd if re.fullmatch(r"convs\.\d+\.conv1\.0\.weight", k))
+    size = 2 ** (n_blocks + 2)
+    channels = {size: sd["convs.0.0.weight"].shape[0]}
+    for j in range(1, n_blocks + 1):
+        channels[size >> j] = sd[f"convs.{j}.conv2.1.weight"].shape[0]
+    blur = _blur_taps(sd.get("convs.1.conv2.0.kernel"))
+    return _config_from_table(size, channels, blur_kernel=blur)
+
+
+def _config_from_table(size: int, channels: dict[int, int], **kw) -> ModelConfig:
+    for cm in (2, 1, 4):  # prefer the plain channel-multiplier spelling when it fits
+        default = default_channels(cm)
+        if all(default[r] == c for r, c in channels.items()):
+            return ModelConfig(size=size, channel_multiplier=cm, **kw)
+    return ModelConfig(size=size, channels=channels, **kw)
+
+
+def _blur_taps(kernel: torch.Tensor | None) -> tuple:
+    """Recover the 1-D FIR taps from a stored 2-D kernel (outer product, any gain)."""
+    if kernel is None:
+        return (1, 3, 3, 1)
+    taps = kernel.double().sum(1)
+    taps = taps / taps.min()
+    rounded = taps.round()
+    if torch.allclose(taps, rounded, atol=1e-4):
+        taps = rounded
+    return tuple(int(t) if float(t).is_integer() else float(t) for t in taps.tolist())
+
+
+def _identify(obj: Any, path: str) -> tuple[str, dict]:
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path}: not a StyleGAN2 checkpoint (top level is {type(obj).__name__}, not a dict)")
+    if _is_state_dict(obj):
+        if _looks_like_generator(obj):
+            return "generator-state-dict", {"g_ema": dict(obj)}
+        if _looks_like_discriminator(obj):
+            return "discriminator-state-dict", {"d": dict(obj)}
+        raise CheckpointError(f"{path}: a state dict, but not of a StyleGAN2 generator or discriminator")
+    parts = dict(obj)
+    if "freezeg" in parts:
+        fmt = "freezeg"
+    elif any(k in parts for k in ("g", "d", "g_optim", "d_optim")):
+        fmt = "rosinality-train"
+    elif "g_ema" in parts:
+        fmt = "rosinality-convert"
+    else:
+        keys = ", ".join(list(map(str, parts))[:6])
+        raise CheckpointError(f"{path}: not a StyleGAN2 checkpoint (top-level keys: {keys})")
+    for key in MODEL_PARTS:
+        if key in parts and not _is_state_dict(parts[key]):
+            raise CheckpointError(f"{path}: part {key!r} is not a state dict")
+    return fmt, parts
+
+
+def load_checkpoint(path_or_state: str | os.PathLike | Mapping) -> Checkpoint:
+    """Load any supported checkpoint (a path, or an already loaded dict) and infer its config."""
+    if isinstance(path_or_state, Mapping):
+        where, obj = "<state dict>", path_or_state
+    else:
+        where = str(path_or_state)
+        obj = _torch_load(Path(path_or_state))
+    fmt, parts = _identify(obj, where)
+    meta = dict(parts.pop("freezeg", None) or {})
+    config = None
+    try:
+        if meta.get("config"):
+            config = ModelConfig.from_dict(meta["config"])
+        elif any(k in parts for k in GENERATOR_PARTS):
+            key = "g_ema" if "g_ema" in parts else "g"
+            config = infer_generator_config(parts[key])
+        elif "d" in parts:
+            config = infer_discriminator_config(parts["d"])
+    except (KeyError, IndexError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{where}: tensor shapes do not describe a StyleGAN2 model ({type(e).__name__}: {e})") from None
+    return Checkpoint(path=where, format=fmt, parts=parts, config=config, meta=meta)
+
+
+def _load_into(module: nn.Module, sd: Mapping, where: str, part: str) -> None:
+    own = module.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    # Old rosinality files may lack the fixed noise buffers: keep fresh ones, say so.
+    absent_noise = [k for k in missing if k.startswith("noises.")]
+    missing = [k for k in missing if not k.startswith("noises.")]
+    wrong = [f"{k} {tuple(sd[k].shape)} != {tuple(v.shape)}" for k, v in own.items() if k in sd and sd[k].shape != v.shape]
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    if unexpected:
+        problems.append(f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}")
+    if wrong:
+        problems.append(f"shape {'; '.join(wrong[:3])}{' ...' if len(wrong) > 3 else ''}")
+    if problems:
+        raise CheckpointError(f"{where}: part {part!r} does not fit the model: {'; '.join(problems)}")
+    if absent_noise:
+        log.info("%s: part %r has no stored noise maps; using fresh random ones", where, part)
+    module.load_state_dict(dict(sd), strict=not absent_noise)
+
+
+def build_generator(ckpt: Checkpoint, key: str = "g_ema") -> Generator:
+    """A Generator with the weights of part `key` (falls back to g_ema, then g)."""
+    key = ckpt.generator_key(key)
+    try:
+        config = infer_generator_config(ckpt.parts[key], lr_mlp=ckpt.config.lr_mlp if ckpt.config else 0.01)
+    except (KeyError, IndexError, ValueError) as e:
+        raise CheckpointError(f"{ckpt.path}: part {key!r} is not a StyleGAN2 generator ({type(e).__name__}: {e})") from None
+    g = Generator(config)
+    _load_into(g, ckpt.parts[key], ckpt.path, key)
+    latent_avg = ckpt.parts.get("latent_avg")
+    if torch.is_tensor(latent_avg) and latent_avg.numel() == config.style_dim:
+        g.w_avg = latent_avg.reshape(1, -1).float().clone()
+    return g
+
+
+def build_discriminator(ckpt: Checkpoint, key: str = "d") -> Discriminator:
+    """A Discriminator with the weights of part `key`."""
+    if not ckpt.has(key):
+        raise CheckpointError(f"{ckpt.path}: holds no discriminator {key!r} (parts: {', '.join(ckpt.parts) or 'none'})")
+    try:
+        config = infer_discriminator_config(ckpt.parts[key])
+    except (KeyError, IndexError, ValueError) as e:
+        raise CheckpointError(f"{ckpt.path}: part {key!r} is not a StyleGAN2 discriminator ({type(e).__name__}: {e})") from None
+    d = Discriminator(config)
+    _load_into(d, ckpt.parts[key], ckpt.path, key)
+    return d
+
+
+def load_generator(path_or_state, key: str = "g_ema", device: str | torch.device = "cpu") -> Generator:
+    """Build a Generator from any supported checkpoint (config inferred from the tensors)."""
+    ckpt = path_or_state if isinstance(path_or_state, Checkpoint) else load_checkpoint(path_or_state)
+    return build_generator(ckpt, key).to(device)
+
+
+def load_discriminator(path_or_state, key: str = "d", device: str | torch.device = "cpu") -> Discriminator:
+    """Build a Discriminator from any supported checkpoint."""
+    ckpt = path_or_state if isinstance(path_or_state, Checkpoint) else load_checkpoint(path_or_state)
+    return build_discriminator(ckpt, key).to(device)
+
+
+# --------------------------------------------------------------------------- saving
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+def _plain(value: Any) -> Any:
+    """Turn metadata into types that weights_only loading accepts."""
+    if isinstance(value, argparse.Namespace):
+        value = vars(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)) or torch.is_tensor(value):
+        return value
+    return repr(value)
+
+
+def save_checkpoint(path: str | os.PathLike, *, meta: Mapping[str, Any] | None = None, **parts: Any) -> Path:
+    """Write a checkpoint atomically (temp file, fsync, rename) in rosinality's layout.
+
+    `parts`: g, d, g_ema (modules or state dicts), g_optim, d_optim (optimizers or their
+    states), ada_aug_p, latent_avg, or anything else weights_only can load. `meta` goes into
+    the `freezeg` dict next to the format version, model config, command line and git commit.
+    """
+    path = Path(path)
+    out: dict[str, Any] = {}
+    config = None
+    for key, value in parts.items():
+        if value is None:
+            continue
+        if isinstance(value, (Generator, Discriminator)):
+            config = config or (value.config if isinstance(value, Generator) else None)
+            if isinstance(value, Generator) and value.w_avg is not None and "latent_avg" not in parts:
+                out["latent_avg"] = value.w_avg.detach().reshape(-1).cpu().clone()
+            value = value.state_dict()
+        elif isinstance(value, (nn.Module, torch.optim.Optimizer)):
+            value = value.state_dict()
+        elif isinstance(value, argparse.Namespace):
+            value = _plain(value)
+        out[key] = value
+    info = {
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict() if config is not None else None,
+        "command": " ".join(sys.argv),
+        "git_commit": _git_commit(),
+    }
+    info.update(_plain(dict(meta or {})))
+    if info["config"] is None:
+        for key in GENERATOR_PARTS:
+            if _is_state_dict(out.get(key)):
+                info["config"] = infer_generator_config(out[key]).to_dict()
+                break
+    out["freezeg"] = info
+    atomic_torch_save(out, path)
+    return path
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save to a temp file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass

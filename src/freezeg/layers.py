@@ -1,0 +1,304 @@
+"""StyleGAN2 layers: equalised-lr linear/conv, modulated conv, noise, toRGB, FIR resampling.
+
+Attribute names mirror rosinality/stylegan2-pytorch so that state dicts are interchangeable
+(`modulation`, `blur.kernel`, `activate.bias`, ...). The maths follows Karras et al. 2020,
+"Analyzing and Improving the Image Quality of StyleGAN" (config F).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .ops import bias_leaky_relu, make_kernel, upfirdn2d, upsample_pad
+
+DEMOD_EPS = 1e-8
+
+
+class PixelNorm(nn.Module):
+    """Normalise each latent vector to unit root-mean-square over its features."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # [B, D] -> [B, D]
+        return z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
+
+
+class FusedLeakyReLU(nn.Module):
+    """Per-channel bias followed by leaky ReLU(0.2) * sqrt(2); the bias is learnable."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))  # [C]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return bias_leaky_relu(x, self.bias)
+
+
+class EqualLinear(nn.Module):
+    """Fully connected layer with equalised learning rate (weights scaled at run time)."""
+
+    def __init__(
+        self,
+        in_dim: int,  # input features
+        out_dim: int,  # output features
+        bias_init: float = 0.0,  # initial bias value (1 for style affines)
+        lr_mul: float = 1.0,  # learning-rate multiplier (0.01 in the mapping network)
+        activation: bool = False,  # apply bias + leaky ReLU * sqrt(2)
+    ):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)  # [out, in]
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))  # [out]
+        self.scale = lr_mul / math.sqrt(in_dim)
+        self.lr_mul = lr_mul
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.activation:
+            return bias_leaky_relu(F.linear(x, self.weight * self.scale), self.bias * self.lr_mul)
+        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+
+
+class EqualConv2d(nn.Module):
+    """2-D convolution with equalised learning rate."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = True,  # own bias (False when a FusedLeakyReLU follows)
+    ):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.scale = 1.0 / math.sqrt(in_channels * kernel_size**2)
+        self.stride = stride
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, self.stride, self.padding)
+
+
+class Blur(nn.Module):
+    """FIR low-pass filter with explicit padding; `gain` compensates zero insertion."""
+
+    def __init__(self, taps: Sequence[float], pad: tuple[int, int], gain: float = 1.0):
+        super().__init__()
+        self.register_buffer("kernel", make_kernel(taps, gain))  # [k, k]
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return upfirdn2d(x, self.kernel, pad=self.pad)
+
+
+class Upsample(nn.Module):
+    """2x FIR upsampling that maps H to 2H (toRGB skip path)."""
+
+    def __init__(self, taps: Sequence[float], factor: int = 2):
+        super().__init__()
+        self.register_buffer("kernel", make_kernel(taps, gain=factor**2))  # [k, k]
+        self.factor = factor
+        self.pad = upsample_pad(len(taps), factor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
+
+
+class ModulatedConv2d(nn.Module):
+    """Convolution whose weights are scaled per sample by a style (and demodulated).
+
+    Two ways compute the same result: `grouped` folds the batch into a grouped convolution
+    with per-sample weights (rosinality's way); `scaled` modulates the activations, runs one
+    shared convolution and demodulates the output (NVlabs' `fused_modconv=False`). The second
+    is much faster on CPU for batches > 1 because it is one large convolution, so it is the
+    default there; `mode` forces either (tests check they agree).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,  # 3 for convs, 1 for toRGB
+        style_dim: int,  # size of w
+        demodulate: bool = True,  # False for toRGB
+        upsample: bool = False,  # 2x transposed conv followed by a FIR blur
+        blur_kernel: Sequence[float] = (1, 3, 3, 1),
+    ):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.demodulate = demodulate
+        self.upsample = upsample
+        self.scale = 1.0 / math.sqrt(in_channels * kernel_size**2)
+        self.padding = kernel_size // 2
+        self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
+        if upsample:
+            # Pads so that transposed conv (k=3, stride 2) + blur maps H to exactly 2H.
+            p = (len(blur_kernel) - 2) - (kernel_size - 1)
+            self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + 1, p // 2 + 1), gain=4.0)
+        self.modulation = EqualLinear(style_dim, in_channels, bias_init=1.0)
+        self.mode = "auto"  # "auto" | "grouped" | "scaled"
+
+    def _use_grouped(self, batch: int) -> bool:
+        if self.mode != "auto":
+            return self.mode == "grouped"
+        return batch == 1
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        batch, in_channels, height, width = x.shape  # [B, Cin, H, W]
+        if in_channels != self.in_channels:
+            raise ValueError(f"ModulatedConv2d expects {self.in_channels} input channels, got {in_channels}")
+        style = self.modulation(w)  # [B, Cin]
+        weight = self.weight[0] * self.scale  # [Cout, Cin, k, k]
+
+        if self._use_grouped(batch):
+            wb = weight[None] * style[:, None, :, None, None]  # [B, Cout, Cin, k, k]
+            if self.demodulate:
+                wb = wb * torch.rsqrt(wb.square().sum(dim=[2, 3, 4]) + DEMOD_EPS)[:, :, None, None, None]
+            xg = x.reshape(1, batch * in_channels, height, width)
+            if self.upsample:
+                wt = wb.transpose(1, 2).reshape(batch * in_channels, self.out_channels, *weight.shape[2:])
+                out = F.conv_transpose2d(xg, wt, stride=2, groups=batch)
+            else:
+                wg = wb.reshape(batch * self.out_channels, in_channels, *weight.shape[2:])
+                out = F.conv2d(xg, wg, padding=self.padding, groups=batch)
+            out = out.reshape(batch, self.out_channels, *out.shape[2:])
+        else:
+            xs = x * style[:, :, None, None]
+            if self.upsample:
+                out = F.conv_transpose2d(xs, weight.transpose(0, 1), stride=2)
+            else:
+                out = F.conv2d(xs, weight, padding=self.padding)
+            if self.demodulate:
+                # sum over (Cin, k, k) of (weight * style)^2, without building per-sample weights
+                demod = torch.rsqrt(style.square() @ weight.square().sum(dim=[2, 3]).t() + DEMOD_EPS)
+                out = out * demod[:, :, None, None]  # [B, Cout, H, W]
+
+        if self.upsample:
+            out = self.blur(out)
+        return out
+
+
+class NoiseInjection(nn.Module):
+    """Adds per-pixel noise scaled by one learned strength."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        if noise is None:
+            return x
+        return x + self.weight * noise
+
+
+class ConstantInput(nn.Module):
+    """The learned 4x4 constant the synthesis network starts from."""
+
+    def __init__(self, channels: int, size: int = 4):
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channels, size, size))
+
+    def forward(self, batch: int) -> torch.Tensor:
+        return self.input.expand(batch, -1, -1, -1)
+
+
+class StyledConv(nn.Module):
+    """Modulated conv + noise + bias/leaky ReLU: one synthesis layer (one w, one noise map)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        style_dim: int,
+        upsample: bool = False,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1),
+    ):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, style_dim, upsample=upsample, blur_kernel=blur_kernel)
+        self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(out_channels)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        return self.activate(self.noise(self.conv(x, w), noise))
+
+
+class ToRGB(nn.Module):
+    """1x1 modulated conv to RGB (no demodulation), added to the upsampled previous RGB."""
+
+    def __init__(self, in_channels: int, style_dim: int, upsample: bool = True, blur_kernel=(1, 3, 3, 1)):
+        super().__init__()
+        if upsample:
+            self.upsample = Upsample(blur_kernel)
+        self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.conv(x, w) + self.bias
+        if skip is not None:
+            out = out + self.upsample(skip)
+        return out
+
+
+class ConvLayer(nn.Sequential):
+    """Discriminator conv: [blur] -> equalised conv (stride 2 when downsampling) -> [bias + lrelu]."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        downsample: bool = False,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1),
+        bias: bool = True,
+        activate: bool = True,
+    ):
+        layers: list[nn.Module] = []
+        if downsample:
+            p = (len(blur_kernel) - 2) + (kernel_size - 1)
+            layers.append(Blur(blur_kernel, pad=((p + 1) // 2, p // 2)))
+            stride, padding = 2, 0
+        else:
+            stride, padding = 1, kernel_size // 2
+        layers.append(
+            EqualConv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias and not activate)
+        )
+        if activate:
+            layers.append(FusedLeakyReLU(out_channels))
+        super().__init__(*layers)
+
+
+class ResBlock(nn.Module):
+    """Discriminator residual block: two 3x3 convs (second downsamples) + blurred 1x1 skip."""
+
+    def __init__(self, in_channels: int, out_channels: int, blur_kernel: Sequence[float] = (1, 3, 3, 1)):
+        super().__init__()
+        self.conv1 = ConvLayer(in_channels, in_channels, 3, blur_kernel=blur_kernel)
+        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel)
+        self.skip = ConvLayer(in_channels, out_channels, 1, downsample=True, blur_kernel=blur_kernel, bias=False, activate=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2.0)
+
+
+__all__ = [
+    "PixelNorm",
+    "FusedLeakyReLU",
+    "EqualLinear",
+    "EqualConv2d",
+    "Blur",
+    "Upsample",
+    "ModulatedConv2d",
+    "NoiseInjection",
+    "ConstantInput",
+    "StyledConv",
+    "ToRGB",
+    "ConvLayer",
+    "ResBlock",
+]

@@ -1,0 +1,44 @@
+"""Shared fixtures: the rosinality reference vectors and tiny model configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from freezeg import Discriminator, Generator, ModelConfig
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+def load_ref(name: str):
+    return torch.load(REFERENCE / f"{name}.pt", weights_only=True)
+
+
+@pytest.fixture(scope="session")
+def ref_config() -> ModelConfig:
+    c = json.loads((REFERENCE / "config.json").read_text())
+    return ModelConfig(size=c["size"], style_dim=c["style_dim"], n_mlp=c["n_mlp"], channels=c["channels"],
+                       blur_kernel=c["blur_kernel"], lr_mlp=c["lr_mlp"])
+
+
+@pytest.fixture()
+def ref_g(ref_config) -> Generator:
+    g = Generator(ref_config).eval()
+    g.load_state_dict(load_ref("generator_state"))
+    return g
+
+
+@pytest.fixture()
+def ref_d(ref_config) -> Discriminator:
+    d = Discriminator(ref_config)
+    d.load_state_dict(load_ref("discriminator_state"))
+    return d
+
+
+@pytest.fixture()
+def tiny_config() -> ModelConfig:
+    """A 16px model small enough for fast CPU tests."""
+    return ModelConfig(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
