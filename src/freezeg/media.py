@@ -47,3 +47,13 @@ def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def from_uint8(images: np.ndarray) -> torch.Tensor:
+    """uint8 [B, H, W, 3] (or one [H, W, 3]) -> float images [B, 3, H, W] in [-1, 1]."""
+    arr = np.asarray(images)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[3] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images [batch, H, W, 3], got {arr.dtype} {arr.shape}")
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1.0

@@ -1,0 +1,1 @@
+"""Image data: reading any common image file as RGB, datasets and preparation."""
