@@ -1,0 +1,96 @@
+"""Pair grids, interpolation animations and layer swapping, from the library and the CLI."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from freezeg import Generator, load_generator, save_checkpoint
+from freezeg.blend import blend_generators, blend_weights, check_compatible
+from freezeg.cli import main
+from freezeg.compare import pair_grid
+from freezeg.networks import ModelConfig
+from freezeg.video import read_video
+
+
+@pytest.fixture()
+def pair_files(tmp_path, tiny_config):
+    torch.manual_seed(1)
+    src, tgt = Generator(tiny_config), Generator(tiny_config)
+    return save_checkpoint(tmp_path / "src.pt", g_ema=src), save_checkpoint(tmp_path / "tgt.pt", g_ema=tgt)
+
+
+def test_pair_grid_puts_source_above_target(tiny_config):
+    torch.manual_seed(0)
+    src = Generator(tiny_config).eval()
+    grid = pair_grid(src, src, [3, 4, 5], columns=2)
+    # 2 columns -> rows: src(3,4), tgt(3,4), src(5,_), tgt(5,_); 16px tiles with 2px gaps.
+    assert grid.shape == (2 + 4 * 18, 2 + 2 * 18, 3)
+    tile = lambda r, c: grid[2 + r * 18 : 18 + r * 18, 2 + c * 18 : 18 + c * 18]
+    assert np.array_equal(tile(0, 0), tile(1, 0))  # same generator: source == target
+    assert not np.array_equal(tile(0, 0), tile(0, 1))
+    assert (tile(2, 1) == 255).all()  # the unused slot is blank
+
+
+def test_pairs_cli(pair_files, tmp_path):
+    out = tmp_path / "pairs.png"
+    assert main(["pairs", "--source", str(pair_files[0]), "--target", str(pair_files[1]), "--seeds", "0-5",
+                 "--columns", "3", "--truncation", "0.7", "--out", str(out)]) == 0
+    assert Image.open(out).size == (2 + 3 * 18, 2 + 4 * 18)
+
+
+@pytest.mark.parametrize("suffix,space", [(".gif", "z"), (".mp4", "w")])
+def test_interpolate_cli_writes_a_loop(pair_files, tmp_path, suffix, space):
+    if suffix == ".mp4":
+        pytest.importorskip("imageio_ffmpeg")
+    out = tmp_path / f"anim{suffix}"
+    assert main(["interpolate", "--source", str(pair_files[0]), "--target", str(pair_files[1]),
+                 "--seeds", "1,5,9", "--space", space, "--frames", "12", "--fps", "24", "--out", str(out)]) == 0
+    video = read_video(out)
+    assert len(video) == 12
+    assert video.frames[0].shape == (16, 16 + 4 + 16, 3)  # source | gap | target
+    assert video.fps == pytest.approx(24, rel=0.1)
+    assert not np.array_equal(video.frames[0], video.frames[4])
+
+
+def test_blend_hard_swap_takes_blocks_by_resolution(tiny_config):
+    torch.manual_seed(0)
+    src, tgt = Generator(tiny_config), Generator(tiny_config)
+    out = blend_generators(src, tgt, swap_at=8)
+    sd_out, sd_src, sd_tgt = out.state_dict(), src.state_dict(), tgt.state_dict()
+    for key in sd_out:
+        expected = sd_tgt if key.startswith(("convs.", "to_rgbs.", "noises.noise_1", "noises.noise_2",
+                                             "noises.noise_3", "noises.noise_4")) else sd_src
+        assert torch.equal(sd_out[key], expected[key]), key
+    assert torch.equal(out.style[1].weight, src.style[1].weight)  # mapping from the source
+
+
+def test_smooth_blend_weights_and_values(tiny_config):
+    shares = blend_weights([4, 8, 16], 8, width=0.5)
+    assert 0 < shares[4] < 0.5 < shares[8] < shares[16] < 1
+    src, tgt = Generator(tiny_config), Generator(tiny_config)
+    out = blend_generators(src, tgt, 8, width=0.5)
+    a = shares[8]
+    expected = src.convs[1].conv.weight * (1 - a) + tgt.convs[1].conv.weight * a
+    assert torch.allclose(out.convs[1].conv.weight, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="--swap-at 12"):
+        blend_weights([4, 8, 16], 12)
+
+
+def test_blend_cli_writes_a_loadable_checkpoint(pair_files, tmp_path):
+    out = tmp_path / "blend.pt"
+    assert main(["blend", "--source", str(pair_files[0]), "--target", str(pair_files[1]),
+                 "--swap-at", "16", "--out", str(out)]) == 0
+    g = load_generator(out)
+    tgt = load_generator(pair_files[1])
+    assert torch.equal(g.convs[3].conv.weight, tgt.convs[3].conv.weight)
+    raw = torch.load(out, weights_only=True)
+    assert raw["freezeg"]["blend"]["swap_at"] == 16
+
+
+def test_mismatched_generators_are_a_clear_error(pair_files, tmp_path, capsys):
+    other = save_checkpoint(tmp_path / "other.pt", g_ema=Generator(ModelConfig(size=8, style_dim=16, n_mlp=2, channels={4: 8, 8: 8})))
+    with pytest.raises(ValueError, match="size 16 vs 8"):
+        check_compatible(load_generator(pair_files[0]), load_generator(other))
+    assert main(["pairs", "--source", str(pair_files[0]), "--target", str(other), "--out", str(tmp_path / "p.png")]) == 2
+    assert "differ" in capsys.readouterr().err
