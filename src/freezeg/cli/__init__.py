@@ -10,10 +10,10 @@ import argparse
 import logging
 import sys
 
-from . import generate, inspect
+from . import data, generate, inspect
 
 # Each module has register(subparsers), which adds its parsers and sets `func`.
-COMMAND_MODULES = [generate, inspect]
+COMMAND_MODULES = [generate, inspect, data]
 
 EXIT_USAGE = 2
 
