@@ -1,10 +1,12 @@
-"""`freezeg prepare`: decode an image folder or zip once into a training-ready dataset."""
+"""`freezeg prepare` (decode an image folder or zip once into a training-ready dataset) and
+`freezeg synth` (render a synthetic demo domain as such a dataset)."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..data.dataset import SHOWN_NAMES, prepare_dataset
+from ..data.synthetic import DOMAINS, write_domain
 from .common import add_common
 
 
@@ -23,6 +25,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.set_defaults(func=run_prepare)
 
+    p = sub.add_parser(
+        "synth",
+        help="render a synthetic demo domain (blobs, cartoon, sketch)",
+        description="Render N scenes of one object in a domain's style and write them as a prepared dataset. "
+        "Scene i of a seed has the same geometry (position, size, shape, pose) in every domain; "
+        "use different seeds for the source and target training sets.",
+    )
+    p.add_argument("--domain", required=True, choices=DOMAINS, help="rendering style")
+    p.add_argument("--n", type=int, required=True, help="number of images")
+    p.add_argument("--size", type=int, required=True, help="side of the square images in pixels")
+    p.add_argument("--out", required=True, help="output: a folder, or a path ending in .zip")
+    p.add_argument("--seed", type=int, default=0, help="which scenes (default: 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_common(p)
+    p.set_defaults(func=run_synth)
+
 
 def run_prepare(args: argparse.Namespace) -> int:
     ds = prepare_dataset(args.src, args.size, args.out, overwrite=args.overwrite)
@@ -32,4 +50,10 @@ def run_prepare(args: argparse.Namespace) -> int:
         print(f"skipped {len(ds.skipped)} unreadable files: {', '.join(ds.skipped[:SHOWN_NAMES])}{more}")
     if ds.upscaled:
         print(f"upscaled {ds.upscaled} images smaller than {ds.size}px")
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    ds = write_domain(args.domain, args.n, args.size, args.out, seed=args.seed, overwrite=args.overwrite)
+    print(f"wrote {len(ds)} {args.domain} images at {ds.size}px (seed {args.seed}) to {args.out}")
     return 0

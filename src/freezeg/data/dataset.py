@@ -490,21 +490,50 @@ def prepare_dataset(
     source, out = Path(source), Path(out)
     size = _check_size(size)
     _check_path(source)
-    _check_prepare_output(source, out, overwrite)
-    as_zip = out.suffix.lower() == ".zip"
+    _check_prepare_output(out, overwrite, source)
+
+    def fill(work: Path) -> dict:
+        src = _open_source(source)
+        try:
+            return _description(src, size, _decode_to_file(src, size, work / ARRAY))
+        finally:
+            src.close()
+
+    return _write_prepared(out, fill)
+
+
+def save_dataset(
+    images: np.ndarray,  # uint8 [N, size, size, 3] RGB
+    out: str | os.PathLike,  # output: a path ending in .zip, or a folder
+    source: str,  # what made the images, recorded in the description
+    names: Sequence[str] | None = None,  # a name per image (default: its index)
+    overwrite: bool = False,  # replace an existing output (only a file or a prepared dataset)
+) -> ImageDataset:
+    """Write an image array as a prepared dataset (as `prepare_dataset` does); returns it opened."""
+    dataset = ImageDataset(images, source=source, names=names)  # checks shape and dtype
+    out = Path(out)
+    _check_prepare_output(out, overwrite)
+
+    def fill(work: Path) -> dict:
+        np.save(work / ARRAY, images)
+        return {
+            "format": FORMAT, "version": CACHE_VERSION, "size": dataset.size, "count": len(dataset),
+            "fingerprint": dataset.fingerprint, "source": source, "names": dataset.names,
+            "skipped": [], "first_error": "", "upscaled": 0, "upscaled_examples": [],
+        }
+
+    return _write_prepared(out, fill)
+
+
+def _write_prepared(out: Path, fill: Callable[[Path], dict]) -> ImageDataset:
+    """Make a work folder beside `out`, let `fill` write ARRAY there and describe it, then write `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        src = _open_source(source)
-        try:
-            decoded = _decode_to_file(src, size, work / ARRAY)
-            meta = _description(src, size, decoded)
-        finally:
-            src.close()
-        if as_zip:
-            tmp_zip = work / "out.zip"
-            _write_zip(work / ARRAY, meta, tmp_zip)
-            os.replace(tmp_zip, out)
+        meta = fill(work)
+        if out.suffix.lower() == ".zip":
+            _write_zip(work / ARRAY, meta, work / "out.zip")
+            os.replace(work / "out.zip", out)
         else:
             _write_pngs(work / ARRAY, work / IMAGES)
             _write_json(meta, work / MARKER)
@@ -514,14 +543,14 @@ def prepare_dataset(
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
-    meta = _prepared_description(out)
-    return _open_prepared(out, meta, xflip=False)
+    return _open_prepared(out, _prepared_description(out), xflip=False)
 
 
-def _check_prepare_output(source: Path, out: Path, overwrite: bool) -> None:
-    src, dst = source.resolve(), out.resolve()
-    if dst == src or (source.is_dir() and src in dst.parents):
-        raise ValueError(f"{out}: the output must not be inside the source {source}")
+def _check_prepare_output(out: Path, overwrite: bool, source: Path | None = None) -> None:
+    if source is not None:
+        src, dst = source.resolve(), out.resolve()
+        if dst == src or (source.is_dir() and src in dst.parents):
+            raise ValueError(f"{out}: the output must not be inside the source {source}")
     if not out.exists():
         return
     if not overwrite:
