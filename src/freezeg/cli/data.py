@@ -47,10 +47,14 @@ def run_prepare(args: argparse.Namespace) -> int:
     print(f"prepared {len(ds)} images at {ds.size}px from {args.src} into {args.out}")
     if ds.skipped:
         more = ", ..." if len(ds.skipped) > SHOWN_NAMES else ""
-        print(f"skipped {len(ds.skipped)} unreadable files: {', '.join(ds.skipped[:SHOWN_NAMES])}{more}")
+        print(f"skipped {_count(len(ds.skipped), 'unreadable file')}: {', '.join(ds.skipped[:SHOWN_NAMES])}{more}")
     if ds.upscaled:
-        print(f"upscaled {ds.upscaled} images smaller than {ds.size}px")
+        print(f"upscaled {_count(ds.upscaled, 'image')} smaller than {ds.size}px")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def run_synth(args: argparse.Namespace) -> int:
