@@ -63,3 +63,15 @@ def test_uint8_round_trip_and_grid():
     grid = make_grid(u, ncols=2, pad=1)
     assert grid.shape == (2 * 9 + 1, 2 * 9 + 1, 3)
     assert np.array_equal(grid[1:9, 10:18], u[1])
+
+
+def test_decode_image_reads_bytes_and_names_the_source_in_errors(tmp_path, monkeypatch):
+    from freezeg.data.images import decode_image
+
+    Image.new("L", (5, 3), 7).save(tmp_path / "g.png")
+    assert decode_image((tmp_path / "g.png").read_bytes(), "zip:g.png").shape == (3, 5, 3)
+    with pytest.raises(ImageReadError, match="zip:x.png: not a recognised image format"):
+        decode_image(b"plain text", "zip:x.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2)  # anything above 2 * 2 pixels is a "bomb"
+    with pytest.raises(ImageReadError, match="g.png: image too large"):
+        read_image(tmp_path / "g.png")

@@ -5,6 +5,7 @@ Used by datasets (training images) and by projection/translation (user inputs) a
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -49,15 +50,28 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Decode `path` to uint8 [H, W, 3] RGB (EXIF orientation applied); ImageReadError if it cannot."""
+    return _decode(path, path)
+
+
+def decode_image(data: bytes, name: str) -> np.ndarray:
+    """Like read_image, for the bytes of an image held elsewhere (a zip member); `name` is used in errors."""
+    return _decode(io.BytesIO(data), name)
+
+
+def _decode(source: str | os.PathLike | io.BytesIO, name: str | os.PathLike) -> np.ndarray:
     try:
-        with Image.open(path) as img:
+        with Image.open(source) as img:
             img.load()
             img = ImageOps.exif_transpose(img)
             return np.asarray(_to_rgb(img), dtype=np.uint8).copy()
     except FileNotFoundError:
-        raise ImageReadError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ImageReadError(f"{path}: cannot decode image ({e})") from None
+        raise ImageReadError(f"{name}: no such file") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{name}: not a recognised image format") from None
+    except Image.DecompressionBombError as e:  # not an OSError, but just as unusable
+        raise ImageReadError(f"{name}: image too large to decode safely ({e})") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageReadError(f"{name}: cannot decode image ({e})") from None
 
 
 def fit_square(image: np.ndarray, size: int) -> np.ndarray:
