@@ -12,6 +12,10 @@ from freezeg import Discriminator, Generator, ModelConfig
 
 REFERENCE = Path(__file__).parent / "reference"
 
+# Tests run tiny models: one intra-op thread is as fast, and it keeps timings sane when the
+# cores are shared (OpenMP's spinning threads slow tiny convolutions 100-fold under load).
+torch.set_num_threads(1)
+
 
 def load_ref(name: str):
     return torch.load(REFERENCE / f"{name}.pt", weights_only=True)

@@ -1,0 +1,141 @@
+"""The run folder: what a training run keeps on disk and how it is found again.
+
+    runs/NAME/
+      run.json                 options of the run (what --resume continues with)
+      checkpoints/step-NNNNNNN.pt   the last K periodic checkpoints (the step is also inside)
+      checkpoints/best.pt      the checkpoint with the best evaluation score, when evaluated
+      samples/step-NNNNNNN.png sample grids (fine-tuning: source row above current row)
+      log.csv                  one row per logged step
+      tensorboard/             TensorBoard scalars
+
+Nothing in an existing run folder is replaced unless the run resumes or --overwrite is given;
+--overwrite removes only the entries above, never other files a user put there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
+
+log = logging.getLogger("freezeg")
+
+RUN_FILE = "run.json"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+LOG_FILE = "log.csv"
+TENSORBOARD = "tensorboard"
+BEST = "best.pt"
+_STEP_FILE = re.compile(r"step-(\d+)\.pt")
+_OURS = (RUN_FILE, CHECKPOINTS, SAMPLES, LOG_FILE, TENSORBOARD)
+
+
+class RunFolder:
+    """Paths and checkpoint bookkeeping of one run folder."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def samples(self) -> Path:
+        return self.path / SAMPLES
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / LOG_FILE
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / TENSORBOARD
+
+    @property
+    def best(self) -> Path:
+        return self.checkpoints / BEST
+
+    def checkpoint_path(self, step: int) -> Path:
+        return self.checkpoints / f"step-{step:07d}.pt"
+
+    def sample_path(self, step: int) -> Path:
+        return self.samples / f"step-{step:07d}.png"
+
+    # ------------------------------------------------------------------ starting
+    def has_run(self) -> bool:
+        return any((self.path / name).exists() for name in _OURS)
+
+    def claim(self, resume: bool, overwrite: bool) -> None:
+        """Check that a new run may start here (or that there is one to resume); make the folder."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"{self.path}: exists and is not a folder")
+        if resume:
+            if not (self.path / RUN_FILE).is_file():
+                raise ValueError(f"{self.path}: no run to resume here (no {RUN_FILE})")
+            return
+        if self.has_run():
+            if not overwrite:
+                raise FileExistsError(
+                    f"{self.path}: already holds a run (pass --resume to continue it or --overwrite to start over)"
+                )
+            for name in _OURS:
+                target = self.path / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def write_options(self, options: dict) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{RUN_FILE}.", dir=self.path)
+        with os.fdopen(fd, "w") as f:
+            json.dump(options, f, indent=1)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.path / RUN_FILE)
+
+    def read_options(self) -> dict:
+        path = self.path / RUN_FILE
+        if not path.is_file():
+            raise ValueError(f"{self.path}: no run to resume here (no {RUN_FILE})")
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: cannot read the run's options ({e})") from None
+
+    # ------------------------------------------------------------------ checkpoints
+    def periodic_checkpoints(self) -> list[tuple[int, Path]]:
+        """(step in the name, path) of the periodic checkpoints, oldest first."""
+        if not self.checkpoints.is_dir():
+            return []
+        found = []
+        for p in self.checkpoints.iterdir():
+            m = _STEP_FILE.fullmatch(p.name)
+            if m:
+                found.append((int(m.group(1)), p))
+        return sorted(found)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The newest periodic checkpoint that loads (an unreadable one is reported and skipped)."""
+        for _, path in reversed(self.periodic_checkpoints()):
+            try:
+                ckpt = load_checkpoint(path)
+            except CheckpointError as e:
+                log.warning("skipping %s", e)
+                continue
+            if ckpt.step is None:
+                log.warning("skipping %s: no step in its metadata", path)
+                continue
+            return ckpt
+        return None
+
+    def prune(self, keep: int) -> None:
+        """Delete all but the newest `keep` periodic checkpoints (best.pt is kept apart)."""
+        for _, path in self.periodic_checkpoints()[:-keep]:
+            path.unlink(missing_ok=True)
