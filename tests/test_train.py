@@ -228,6 +228,7 @@ def _finetune_argv(tmp_path, cartoons, source, *extra):
     (["--size", "32"], "the checkpoint is a 16px model, but --size is 32"),
     (["--augment", "maybe"], "--augment: expected ada"),
     (["--batch", "0"], "--batch must be at least 1"),
+    (["--amp"], "--amp needs a CUDA device"),
 ])
 def test_bad_finetune_settings_are_one_line_errors(tmp_path, cartoons, source_ckpt, capsys, extra, match):
     assert main([*_finetune_argv(tmp_path, cartoons, source_ckpt), *extra]) == 2
@@ -263,6 +264,17 @@ def test_existing_run_is_kept_unless_resumed_or_overwritten(tmp_path, cartoons, 
     assert "no run to resume" in capsys.readouterr().err
 
 
+def test_a_run_folder_stands_for_its_newest_checkpoint(tmp_path, cartoons, source_ckpt, capsys):
+    assert main(_finetune_argv(tmp_path, cartoons, source_ckpt, "--steps", "3", "--ckpt-every", "2")) == 0
+    assert load_checkpoint(tmp_path / "run").step == 3
+    out = tmp_path / "grid.png"
+    assert main(["generate", "--ckpt", str(tmp_path / "run"), "--seeds", "0-3", "--out", str(out)]) == 0
+    assert Image.open(out).size == (2 + 2 * 18, 2 + 2 * 18)
+    (tmp_path / "empty").mkdir()
+    assert main(["inspect", str(tmp_path / "empty")]) == 2
+    assert "folder without checkpoints" in capsys.readouterr().err
+
+
 def test_two_gloo_processes_end_with_identical_weights(tmp_path, cartoons, source_ckpt):
     """torchrun with 2 CPU processes (gloo): each trains on its half of the batch, gradients averaged."""
     import os
@@ -288,3 +300,50 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path, cartoons, sourc
     assert weights_digest(rebuilt) == first  # ... and they are what the file holds
     start = load_checkpoint(run / "checkpoints" / "step-0000000.pt")
     assert not torch.equal(start.parts["g"]["convs.3.conv.weight"], ckpt.parts["g"]["convs.3.conv.weight"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_killed_cli_run_resumes_to_the_uninterrupted_weights(tmp_path, cartoons, sig):
+    """A real process, stopped by a real signal at whatever step it reached, then --resume."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def argv(run, *extra):
+        return [sys.executable, "-m", "freezeg", "train", str(cartoons), "--out", str(run), "--size", "16",
+                "--style-dim", "16", "--n-mlp", "2", "--channels", "4:16,8:16,16:8", "--batch", "4",
+                "--steps", "40", "--ckpt-every", "5", "--augment", "ada", "--ada-kimg", "0.1", "--deterministic",
+                "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--sample-seeds", "0", *extra]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(argv(tmp_path / "whole"), check=True, capture_output=True, env=env, timeout=300)
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(argv(cut), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.time() + 120
+    while not (cut / "checkpoints" / "step-0000005.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=120)
+    if sig == "SIGTERM":
+        assert proc.returncode == 130 and b"continue with --resume" in err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    reached = max(load_checkpoint(p).step for p in (cut / "checkpoints").glob("step-*.pt"))
+    assert 5 <= reached < 40
+    subprocess.run(argv(cut, "--resume"), check=True, capture_output=True, env=env, timeout=300)
+    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "step-0000040.pt")
+    b = load_checkpoint(cut / "checkpoints" / "step-0000040.pt")
+    for name, tensor in _weights(a).items():
+        assert torch.equal(tensor, _weights(b)[name]), name
+
+
+def test_bfloat16_autocast_trains_with_float32_weights(tmp_path, cartoons, source_ckpt):
+    """--amp is CUDA-only in the CLI; the same autocast path runs on CPU here."""
+    trainer = Trainer(options(tmp_path, cartoons, source=str(source_ckpt), freeze=FreezeSpec(g_top_blocks=2),
+                              amp=True, steps=2, g_reg_every=1, sample_seeds=0))
+    trainer.train()
+    assert trainer.state.bad_streak == 0 and trainer.state.mean_path_length > 0
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in trainer.g.parameters())

@@ -71,8 +71,6 @@ def _torch_load(path: Path) -> Any:
     """torch.load with weights_only and one clear error per failure mode."""
     if not path.exists():
         raise CheckpointError(f"{path}: no such file")
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file")
     try:
@@ -176,13 +174,30 @@ def _identify(obj: Any, path: str) -> tuple[str, dict]:
     return fmt, parts
 
 
+def newest_in_run(folder: Path) -> Path:
+    """The newest periodic checkpoint of a training run folder (runs/NAME)."""
+    from .train.run import RunFolder  # the run layout belongs to training; imported late to avoid a cycle
+
+    found = RunFolder(folder).periodic_checkpoints()
+    if not found:
+        raise CheckpointError(f"{folder}: is a folder without checkpoints (give a .pt file or a training run folder)")
+    return found[-1][1]
+
+
 def load_checkpoint(path_or_state: str | os.PathLike | Mapping) -> Checkpoint:
-    """Load any supported checkpoint (a path, or an already loaded dict) and infer its config."""
+    """Load any supported checkpoint and infer its config.
+
+    `path_or_state`: a checkpoint file, a training run folder (its newest checkpoint), or an
+    already loaded dict.
+    """
     if isinstance(path_or_state, Mapping):
         where, obj = "<state dict>", path_or_state
     else:
-        where = str(path_or_state)
-        obj = _torch_load(Path(path_or_state))
+        path = Path(path_or_state)
+        if path.is_dir():
+            path = newest_in_run(path)
+        where = str(path)
+        obj = _torch_load(path)
     fmt, parts = _identify(obj, where)
     meta = dict(parts.pop("freezeg", None) or {})
     config = None

@@ -116,6 +116,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
 
 def run_train(args: argparse.Namespace) -> int:
     options = options_from_args(args)
+    if options.amp and resolve_device(options.device).type != "cuda":
+        raise ValueError("--amp needs a CUDA device (bfloat16 autocast); leave it off on CPU and MPS")
     info = ddp.init_from_env(resolve_device(options.device).type)
     if not info.is_main:
         logging.getLogger("freezeg").setLevel(logging.WARNING)

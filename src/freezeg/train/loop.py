@@ -55,6 +55,11 @@ def step_seed(*keys: int) -> int:
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)[0] >> 1)
 
 
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
 class EpochSampler:
     """Which images an iteration uses: a pure function of the step, so resuming needs no state.
 
@@ -148,8 +153,6 @@ class Trainer:
         if device.type == "cuda" and self.info.distributed:
             device = torch.device("cuda", self.info.local_rank)
         self.device = device
-        if options.amp and device.type != "cuda":
-            raise ValueError("--amp needs a CUDA device (bfloat16 autocast); leave it off on CPU/MPS")
         if options.batch % self.info.world_size:
             raise ValueError(f"--batch {options.batch} must be divisible by the number of processes ({self.info.world_size})")
         if options.deterministic:
@@ -500,7 +503,13 @@ class Trainer:
         self._interval = _Interval()
         if not self.info.is_main:
             return
-        bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "images_per_s", "ada_p") if k in row})
+        shown = {k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "images_per_s", "ada_p") if k in row}
+        if bar.disable:  # no terminal (nohup, CI, a cluster job): one plain line per log interval instead
+            remaining = (self.options.steps - self.state.step) / max(self.options.log_every / row["seconds"], 1e-9)
+            log.info("step %d/%d  %s  eta %s", self.state.step, self.options.steps,
+                     "  ".join(f"{k} {v}" for k, v in shown.items()), _duration(remaining))
+        else:
+            bar.set_postfix(shown)
         self.csv.write(row)
         self.tb.add_scalars(self.state.step, {k: v for k, v in row.items() if k != "step"})
 
