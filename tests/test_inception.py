@@ -132,3 +132,15 @@ def test_wrong_weights_are_refused_naming_the_file(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not a torch file")
     with pytest.raises(ValueError, match=r"junk\.pth: cannot read weights"):
         load_inception(tmp_path / "junk.pth")
+
+
+def test_optional_inception_gives_the_howto_only_when_nothing_was_named(monkeypatch, tmp_path):
+    from freezeg.metrics.inception import inception_if_available
+
+    monkeypatch.delenv("FREEZEG_INCEPTION", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    model, howto = inception_if_available()
+    assert model is None and "pt_inception-2015-12-05-6726825d.pth" in howto
+    monkeypatch.setenv("FREEZEG_INCEPTION", str(tmp_path / "typo.pth"))  # named, so its absence is an error
+    with pytest.raises(ValueError, match="typo.pth: no such file"):
+        inception_if_available()

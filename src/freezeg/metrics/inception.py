@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .weights import check_and_load, find_weights, load_state_dict, torch_hub_file
+from .weights import MissingWeightsError, check_and_load, find_weights, load_state_dict, torch_hub_file
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + WEIGHTS_NAME
@@ -255,3 +255,18 @@ def load_inception(path: str | os.PathLike | None = None, device: str | torch.de
     model = FIDInceptionV3()
     check_and_load(model, load_state_dict(found), found, optional=_batch_norm_counters(model))
     return model.to(device).eval()
+
+
+def inception_if_available(
+    path: str | os.PathLike | None = None,  # weights file (else $FREEZEG_INCEPTION, else the hub cache)
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module | None, str | None]:
+    """(network, None), or (None, the how-to message) when no weights were named or found.
+
+    For callers where FID is optional (SWD needs no weights). A file the user named, by
+    argument or environment, that is missing or fails to load is still a ValueError.
+    """
+    try:
+        return load_inception(path, device), None
+    except MissingWeightsError as e:
+        return None, str(e)

@@ -139,6 +139,21 @@ class StructureReport:
                 "per_pair": dict(zip(self.names, self.scores))}
 
 
+def _scores_by_shape(sources: list[torch.Tensor], translations: list[torch.Tensor], chunk: int = 64) -> list[tuple[torch.Tensor, list[int]]]:
+    """Per-pair (levels [L], sides), computing neighbouring pairs of equal shapes as one batch."""
+    out: list[tuple[torch.Tensor, list[int]]] = []
+    i = 0
+    while i < len(sources):
+        j = i + 1
+        while j < len(sources) and j - i < chunk and sources[j].shape == sources[i].shape \
+                and translations[j].shape == translations[i].shape:
+            j += 1
+        levels, sides = structure_levels(torch.stack(sources[i:j]), torch.stack(translations[i:j]))
+        out.extend((row, sides) for row in levels)
+        i = j
+    return out
+
+
 def structure_report(
     names: list[str],  # one name per pair
     sources: list[torch.Tensor],  # source images [3, H, W] (sizes may differ between pairs)
@@ -148,23 +163,18 @@ def structure_report(
 
     The baseline compares source i with translation (i + 1) mod n: the score that images of
     these two sets reach without sharing geometry, so a mean only means something above it.
+    Shuffled pairs whose aspect ratios differ are left out of it.
     """
     if not (len(names) == len(sources) == len(translations)) or not names:
         raise ValueError("structure needs one or more (source, translation) pairs")
-    scores, per_level, sides = [], [], None
-    for s, t in zip(sources, translations):
-        lv, sd = structure_levels(s[None], t[None])
-        sides = sides or sd
-        scores.append(float(lv.mean()))
-        if sd == sides:
-            per_level.append(lv[0])
+    scored = _scores_by_shape(sources, translations)
+    sides = scored[0][1]
+    level_means = torch.stack([lv for lv, sd in scored if sd == sides]).mean(0).tolist()
     shuffled = None
     if len(sources) > 1:
-        values = []
-        for i, s in enumerate(sources):
-            t = translations[(i + 1) % len(sources)]
-            if s.shape[1] * t.shape[2] == t.shape[1] * s.shape[2]:
-                values.append(float(structure_similarity(s[None], t[None])))
-        shuffled = float(torch.tensor(values).mean()) if values else None
-    level_means = torch.stack(per_level).mean(0).tolist()
-    return StructureReport(list(names), scores, list(sides), level_means, shuffled)
+        others = [translations[(i + 1) % len(sources)] for i in range(len(sources))]
+        keep = [i for i, (s, t) in enumerate(zip(sources, others)) if s.shape[1] * t.shape[2] == t.shape[1] * s.shape[2]]
+        if keep:
+            baseline = _scores_by_shape([sources[i] for i in keep], [others[i] for i in keep])
+            shuffled = float(torch.stack([lv.mean() for lv, _ in baseline]).mean())
+    return StructureReport(list(names), [float(lv.mean()) for lv, _ in scored], list(sides), level_means, shuffled)

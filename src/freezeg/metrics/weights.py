@@ -34,7 +34,11 @@ def find_weights(
     found: Iterable[Path],  # places another tool may already have put the file, in order
     howto: str,  # one line: which file, where it is published, how to pass it
 ) -> Path:
-    """The weights file to use; MissingWeightsError(howto) when none is given or found."""
+    """The weights file to use; MissingWeightsError(howto) when none is given or found.
+
+    A file that was named (argument or environment) but does not exist is a plain ValueError:
+    the user asked for it, so callers must not fall back to working without it.
+    """
     if path is None:
         path = os.environ.get(env) or None
         given = f"${env}"
@@ -43,7 +47,7 @@ def find_weights(
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
-            raise MissingWeightsError(f"{path}: no such file ({given}); {howto}")
+            raise ValueError(f"{path}: no such file ({given}); {howto}")
         return path
     for candidate in found:
         if candidate.is_file():
