@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import torch
 from PIL import Image
 from tqdm import tqdm
 
 from ..data.images import fit_square, list_images, read_image
+from ..media import from_uint8
 
 
 @dataclass
@@ -79,3 +82,49 @@ def read_pairs(
         pairs.sources.append(fitted)
         pairs.translations.append(translated)
     return pairs
+
+
+def pair_notes(pairs: Pairs, shown: int = 3) -> list[str]:
+    """What a reader of paired scores should know: fitted sources, names without a partner."""
+    notes = []
+    if pairs.fitted:
+        notes.append(f"{pairs.fitted} source image{'s' * (pairs.fitted != 1)} centre-cropped/resized to "
+                     "the translation's size")
+    for label, keys in (("without a translation", pairs.only_source), ("without a source", pairs.only_translation)):
+        if keys:
+            more = ", ..." if len(keys) > shown else ""
+            notes.append(f"{len(keys)} image{'s' * (len(keys) != 1)} {label} skipped: {', '.join(keys[:shown])}{more}")
+    return notes
+
+
+def paired_scores(
+    score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],  # (x [B,3,H,W], y [B,3,H,W]) in [-1, 1] -> [B]
+    pairs: Pairs,
+    batch: int = 8,  # pairs per call
+    device: torch.device | str = "cpu",  # where the inputs go (the scoring module's device)
+    desc: str = "scoring pairs",  # progress bar label
+) -> list[float]:
+    """`score` of every pair, batching neighbouring pairs of one size."""
+    out: list[float] = []
+    with torch.no_grad(), tqdm(total=len(pairs.names), desc=desc, unit="pair", disable=None) as bar:
+        i = 0
+        while i < len(pairs.names):
+            shape = pairs.translations[i].shape
+            j = i
+            while j < len(pairs.names) and j - i < batch and pairs.translations[j].shape == shape:
+                j += 1
+            x = from_uint8(np.stack(pairs.sources[i:j])).to(device)
+            y = from_uint8(np.stack(pairs.translations[i:j])).to(device)
+            out.extend(float(v) for v in score(x, y))
+            bar.update(j - i)
+            i = j
+    return out
+
+
+def paired_summary(names: list[str], scores: list[float]) -> dict:
+    """{'pairs', 'mean', 'std', 'per_pair'} of per-pair scores (std over pairs, not of the mean)."""
+    if not scores:
+        raise ValueError("no pairs to summarise")
+    t = torch.tensor(scores, dtype=torch.float64)
+    return {"pairs": len(scores), "mean": float(t.mean()), "std": float(t.std(unbiased=False)),
+            "per_pair": dict(zip(names, scores))}

@@ -317,3 +317,19 @@ def batches_of(images: torch.Tensor, batch: int) -> Iterable[torch.Tensor]:
     for start in range(0, len(images), batch):
         yield images[start : start + batch]
 
+
+
+def measure_realism(
+    real: Iterable[torch.Tensor],  # batches of real images [B, 3, S, S] in [-1, 1]
+    fake: Iterable[torch.Tensor],  # batches of generated images, same size
+    inception: nn.Module | None = None,  # FID Inception network; None: SWD only
+    seed: int = 0,  # patch positions (real: seed, fake: seed + 1), directions, KID subsets
+    kid_subsets: int = KID_SUBSETS,
+    kid_subset_size: int = KID_SUBSET_SIZE,
+    counts: tuple[int | None, int | None] = (None, None),  # image counts, for the progress bars
+) -> dict:
+    """One pass over each set, then `realism`. The two sets take patches at independent
+    positions, so a set measured against itself shows SWD's sampling noise, not 0."""
+    a = image_set_statistics(real, inception, seed=seed, total=counts[0], desc="real images")
+    b = image_set_statistics(fake, inception, seed=seed + 1, total=counts[1], desc="generated images")
+    return realism(a, b, seed=seed, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size)
