@@ -151,11 +151,12 @@ def blobs():
 
 def test_swd_is_zero_for_one_set_small_within_a_domain_larger_across(blobs):
     a, b = blobs
-    same = swd(_stats(a), _stats(a))
+    sa = _stats(a)
+    same = swd(sa, _stats(a))
     assert list(same) == ["16", "32", "avg"] and all(v == 0.0 for v in same.values())
-    within = swd(_stats(a), _stats(b, seed=1))
-    blurred = swd(_stats(a), _stats(_blurred(b), seed=1))
-    sketch = swd(_stats(a), _stats(make_images("sketch", 24, 32, seed=1), seed=1))
+    within = swd(sa, _stats(b, seed=1))
+    blurred = swd(sa, _stats(_blurred(b), seed=1))
+    sketch = swd(sa, _stats(make_images("sketch", 24, 32, seed=1), seed=1))
     assert 0 < within["avg"] < blurred["avg"] and within["avg"] < sketch["avg"]
     assert blurred["32"] > 3 * within["32"]  # blurring removes the fine band
     assert sketch["avg"] > 1.5 * within["avg"]
@@ -164,9 +165,10 @@ def test_swd_is_zero_for_one_set_small_within_a_domain_larger_across(blobs):
 
 def test_swd_is_deterministic_under_a_seed_and_batching(blobs):
     a, b = blobs
-    first = swd(_stats(a, batch=5), _stats(b, seed=1, batch=7), seed=3)
-    assert swd(_stats(a, batch=5), _stats(b, seed=1, batch=7), seed=3) == first
-    assert swd(_stats(a), _stats(b, seed=1), seed=4) != first
+    sa, sb = _stats(a), _stats(b, seed=1)
+    first = swd(sa, sb, seed=3)
+    assert swd(_stats(a, batch=5), _stats(b, seed=1, batch=7), seed=3) == first  # batching does not matter
+    assert swd(sa, sb, seed=4) != first
 
 
 def test_realism_reports_swd_without_inception_and_subsamples_unequal_sets(blobs):
