@@ -54,7 +54,8 @@ def source_ckpt(tmp_path_factory):
 
 def options(tmp_path, data, **kw) -> TrainOptions:
     base = dict(data=str(data), out=str(tmp_path / "run"), batch=4, steps=4, log_every=2, ckpt_every=2,
-                sample_every=2, sample_seeds=4, cache_dir=str(tmp_path / "cache"), device="cpu", augment="none")
+                sample_every=2, sample_seeds=4, cache_dir=str(tmp_path / "cache"), device="cpu", augment="none",
+                eval_images=0)
     if "source" not in kw:
         base.update(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
     base.update(kw)
@@ -205,7 +206,8 @@ def test_train_skips_corrupt_images_and_stops_on_folders_without_any(tmp_path, c
         Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(data / f"{i}.png")
     (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     common = ["--size", "16", "--style-dim", "16", "--n-mlp", "2", "--channels", "4:16,8:16,16:8", "--batch", "2",
-              "--steps", "2", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--sample-seeds", "0"]
+              "--steps", "2", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--sample-seeds", "0",
+              "--eval-images", "8"]
     assert main(["train", str(data), "--out", str(tmp_path / "run"), *common]) == 0
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "step-0000002.pt").meta["dataset"]["images"] == 5
 
@@ -220,7 +222,7 @@ def test_train_skips_corrupt_images_and_stops_on_folders_without_any(tmp_path, c
 
 def _finetune_argv(tmp_path, cartoons, source, *extra):
     return ["finetune", str(cartoons), "--from", str(source), "--out", str(tmp_path / "run"), "--batch", "2",
-            "--steps", "2", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", *extra]
+            "--steps", "2", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--eval-images", "0", *extra]
 
 
 @pytest.mark.parametrize("extra, match", [
@@ -288,7 +290,7 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path, cartoons, sourc
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "freezeg",
            "finetune", str(cartoons), "--from", str(source_ckpt), "--out", str(run), "--batch", "4", "--steps", "3",
            "--freeze-g", "2", "--freeze-d", "1", "--augment", "ada", "--ckpt-every", "3",
-           "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"]
+           "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--eval-images", "0"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -316,7 +318,8 @@ def test_a_killed_cli_run_resumes_to_the_uninterrupted_weights(tmp_path, cartoon
         return [sys.executable, "-m", "freezeg", "train", str(cartoons), "--out", str(run), "--size", "16",
                 "--style-dim", "16", "--n-mlp", "2", "--channels", "4:16,8:16,16:8", "--batch", "4",
                 "--steps", "40", "--ckpt-every", "5", "--augment", "ada", "--ada-kimg", "0.1", "--deterministic",
-                "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--sample-seeds", "0", *extra]
+                "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--sample-seeds", "0",
+                "--eval-images", "0", *extra]
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(argv(tmp_path / "whole"), check=True, capture_output=True, env=env, timeout=300)
@@ -347,3 +350,16 @@ def test_bfloat16_autocast_trains_with_float32_weights(tmp_path, cartoons, sourc
     trainer.train()
     assert trainer.state.bad_streak == 0 and trainer.state.mean_path_length > 0
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in trainer.g.parameters())
+
+
+def test_best_checkpoint_is_the_lowest_swd_so_far(tmp_path, cartoons, source_ckpt):
+    trainer = Trainer(options(tmp_path, cartoons, source=str(source_ckpt), freeze=FreezeSpec(g_top_blocks=2),
+                              steps=6, eval_images=12, sample_seeds=0, keep=10))
+    trainer.train()
+    scores = {step: final(tmp_path, step).meta["swd"] for step in (0, 2, 4, 6)}
+    assert all(np.isfinite(v) and v > 0 for v in scores.values())
+    best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
+    assert best.meta["swd"] == min(scores.values()) == trainer.state.best_swd
+    assert best.step == min(scores, key=scores.get)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert float(rows[-1]["swd"]) == pytest.approx(scores[6], rel=1e-5)

@@ -22,7 +22,7 @@ log = logging.getLogger("freezeg")
 EXIT_STOPPED = 130
 _DEFAULTS = {f.name: f.default for f in fields(TrainOptions) if not callable(f.default)}
 # Options a resumed run may change; everything else comes from the run's run.json.
-RESUMABLE = ("steps", "device", "ckpt_every", "sample_every", "log_every", "keep", "nan_patience")
+RESUMABLE = ("steps", "device", "ckpt_every", "sample_every", "log_every", "keep", "nan_patience", "eval_images")
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -53,6 +53,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help="deterministic algorithms (a resumed run then reproduces an uninterrupted one)")
     g.add_argument("--ckpt-every", type=int, help=f"checkpoint interval in iterations (default {_DEFAULTS['ckpt_every']})")
     g.add_argument("--keep", type=int, help=f"periodic checkpoints kept (default {_DEFAULTS['keep']})")
+    g.add_argument("--eval-images", type=int,
+                   help=f"images for the SWD score at each checkpoint that picks best.pt; 0 = off (default {_DEFAULTS['eval_images']})")
     g.add_argument("--sample-every", type=int, help=f"sample-grid interval (default {_DEFAULTS['sample_every']})")
     g.add_argument("--sample-seeds", type=int, help=f"latents in each sample grid (default {_DEFAULTS['sample_seeds']})")
     g.add_argument("--log-every", type=int, help=f"log interval (default {_DEFAULTS['log_every']})")

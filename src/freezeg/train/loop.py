@@ -34,6 +34,8 @@ from ..data.dataset import ImageDataset, open_dataset
 from ..devices import resolve_device
 from ..freeze import apply_discriminator_freeze, apply_generator_freeze, trainable_parameters
 from ..media import make_grid, save_image, to_uint8
+from ..metrics.realism import image_set_statistics, swd
+from ..metrics.sources import generator_batches
 from ..networks import Discriminator, Generator, ModelConfig
 from ..sampling import seeded_images
 from . import distributed as ddp
@@ -98,6 +100,7 @@ class TrainState:
     mean_path_length: float = 0.0
     lr_scale: float = 1.0  # lowered after non-finite recoveries
     recoveries: int = 0  # reloads after repeated non-finite steps
+    best_swd: float | None = None  # lowest evaluation score so far (checkpoints/best.pt)
     bad_streak: int = 0  # consecutive iterations with a skipped (non-finite) update
 
 
@@ -178,6 +181,8 @@ class Trainer:
         self.fixed_source = self._fixed_source(source)
         del source  # its tensors are in the networks now; don't hold a second copy for the whole run
         self._interval = _Interval()
+        self._real_stats = None  # SWD statistics of the training images, measured once
+        self._last_swd = float("nan")
         self._stop = threading.Event()
         if self.info.is_main:
             if not resume:
@@ -299,6 +304,7 @@ class Trainer:
             mean_path_length=float(s.get("mean_path_length", 0.0)),
             lr_scale=float(s.get("lr_scale", 1.0)),
             recoveries=int(s.get("recoveries", 0)),
+            best_swd=s.get("best_swd"),
         )
         self._set_lr()
         if self.augment is not None and s.get("augment") is not None:
@@ -455,13 +461,13 @@ class Trainer:
                         continue
                 bar.update(1)
                 step = self.state.step
-                if step % o.log_every == 0 or step == o.steps:
-                    self._log(bar)
                 if step % o.sample_every == 0 or step == o.steps:
                     self.save_samples()
                 stop = ddp.any_true(self._stop.is_set(), self.info, self.device)
                 if step % o.ckpt_every == 0 or step == o.steps or stop:
-                    self.save_checkpoint()
+                    self.save_checkpoint(evaluate=not stop)  # stopping should be quick
+                if step % o.log_every == 0 or step == o.steps:
+                    self._log(bar)  # after the checkpoint, so the row carries this step's SWD
                 if stop:
                     raise StopRequested(f"stopped at step {step}; continue with --resume")
         finally:
@@ -499,7 +505,7 @@ class Trainer:
                "images_per_s": iv.images / elapsed, **iv.means(),
                "ada_p": self.augment.p if self.augment is not None else 0.0,
                "ada_rt": (self.augment.r_t if self.augment is not None and self.augment.r_t is not None else float("nan")),
-               "lr": self.options.lr * self.state.lr_scale, "skipped": iv.skipped}
+               "lr": self.options.lr * self.state.lr_scale, "skipped": iv.skipped, "swd": self._last_swd}
         self._interval = _Interval()
         if not self.info.is_main:
             return
@@ -511,7 +517,7 @@ class Trainer:
         else:
             bar.set_postfix(shown)
         self.csv.write(row)
-        self.tb.add_scalars(self.state.step, {k: v for k, v in row.items() if k != "step"})
+        self.tb.add_scalars(self.state.step, {k: v for k, v in row.items() if k not in ("step", "swd")})
 
     # ------------------------------------------------------------------ files
     def _all_finite(self) -> bool:
@@ -533,12 +539,17 @@ class Trainer:
                 "mean_path_length": self.state.mean_path_length,
                 "lr_scale": self.state.lr_scale,
                 "recoveries": self.state.recoveries,
+                "best_swd": self.state.best_swd,
                 "augment": self.augment.get_extra_state() if self.augment is not None else None,
             },
         }
 
-    def save_checkpoint(self) -> None:
-        """Write step-N.pt (rosinality train layout + metadata) on rank 0 and prune old ones."""
+    def save_checkpoint(self, evaluate: bool = True) -> None:
+        """Write step-N.pt (rosinality train layout + metadata) on rank 0 and prune old ones.
+
+        With `evaluate` (and --eval-images > 0), g_ema's SWD to the training images is measured
+        first; a new lowest score also becomes checkpoints/best.pt.
+        """
         digests = ddp.gather_digests(ddp.weights_digest([self.g, self.d, self.g_ema]), self.info, self.device)
         if not self.info.is_main:
             return
@@ -546,8 +557,13 @@ class Trainer:
             raise TrainingDiverged(f"non-finite weights at step {self.state.step}: refusing to write a checkpoint")
         if len(set(digests)) != 1:
             raise RuntimeError(f"processes hold different weights at step {self.state.step}: {digests}")
+        score = self.evaluate() if evaluate and self.options.eval_images else None
+        improved = score is not None and (self.state.best_swd is None or score < self.state.best_swd)
+        if improved:
+            self.state.best_swd = score
         meta = self.checkpoint_meta()
         meta["process_digests"] = digests
+        meta["swd"] = score
         path = self.run.checkpoint_path(self.state.step)
         save_checkpoint(
             path, g=self.g, d=self.d, g_ema=self.g_ema,
@@ -556,7 +572,31 @@ class Trainer:
             ada_aug_p=self.augment.p if self.augment is not None else 0.0,
             meta=meta,
         )
+        if improved:
+            self.run.mark_best(path)
+            log.info("step %d: SWD %.3f, the best so far: %s", self.state.step, score, self.run.best)
+        elif score is not None:
+            log.info("step %d: SWD %.3f (best %.3f)", self.state.step, score, self.state.best_swd)
         self.run.prune(self.options.keep)
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Average SWD (x1e3, Laplacian-pyramid patches) between g_ema samples and training images.
+
+        Offline and cheap next to FID: `eval_images` fixed seeds against a fixed random subset
+        of the data, so scores of one run compare across steps.
+        """
+        n = min(self.options.eval_images, len(self.dataset))
+        if self._real_stats is None:
+            order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.options.seed))[:n]
+            real = (self.dataset.batch(order[i : i + 64].numpy()) for i in range(0, n, 64))
+            self._real_stats = image_set_statistics(real, seed=0, total=n, desc="SWD: training images")
+        fake = image_set_statistics(generator_batches(self.g_ema, list(range(n)), batch=32), seed=1,
+                                    total=n, desc="SWD: samples")
+        score = swd(self._real_stats, fake, seed=0)["avg"]
+        self.tb.add_scalars(self.state.step, {"swd": score})
+        self._last_swd = score
+        return score
 
     @torch.no_grad()
     def save_samples(self) -> None:

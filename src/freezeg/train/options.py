@@ -57,6 +57,7 @@ class TrainOptions:
     sample_every: int = 500
     log_every: int = 50
     keep: int = 3  # periodic checkpoints kept (plus best.pt)
+    eval_images: int = 1000  # SWD of g_ema vs the data at each checkpoint, for best.pt (0: off)
     sample_seeds: int = 16  # fixed latents in sample grids
     nan_patience: int = 3  # consecutive non-finite steps before reloading the last checkpoint
     amp: bool = False  # bfloat16 autocast of the networks (CUDA)
@@ -71,7 +72,7 @@ class TrainOptions:
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        for name in ("d_reg_every", "g_reg_every", "sample_seeds"):
+        for name in ("d_reg_every", "g_reg_every", "sample_seeds", "eval_images"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 0")
         if not (self.lr > 0 and math.isfinite(self.lr)):

@@ -135,6 +135,16 @@ class RunFolder:
             return ckpt
         return None
 
+    def mark_best(self, checkpoint: Path) -> None:
+        """Make best.pt a copy of `checkpoint` (a hard link where the file system allows; atomic)."""
+        tmp = self.checkpoints / f".{BEST}.tmp"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(checkpoint, tmp)
+        except OSError:
+            shutil.copyfile(checkpoint, tmp)
+        os.replace(tmp, self.best)
+
     def prune(self, keep: int) -> None:
         """Delete all but the newest `keep` periodic checkpoints (best.pt is kept apart)."""
         for _, path in self.periodic_checkpoints()[:-keep]:
