@@ -528,7 +528,6 @@ class Trainer:
         return {
             "step": self.state.step,
             "kimg": self.state.step * o.batch / 1000,
-            "options": o.to_dict(),
             "freeze": o.freeze.to_dict(),
             "source": o.source,
             "dataset": {"path": o.data, "fingerprint": self.dataset.fingerprint, "images": len(self.dataset)},
