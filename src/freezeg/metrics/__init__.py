@@ -1,0 +1,1 @@
+"""Metrics: realism (FID/KID/SWD), structure preservation, inversion fidelity, perceptual networks."""
