@@ -89,9 +89,12 @@ def test_lpips_distance_passes_the_weight_paths_and_freezes_the_network(monkeypa
     out.sum().backward()
     assert x.grad.abs().sum() > 0
     assert all(p.grad is None and not p.requires_grad for p in d.parameters())
-    # Images over 256 px are shrunk first (as rosinality's projector does for LPIPS).
-    big = torch.zeros(1, 3, 512, 512)
-    assert d(big, big).shape == (1,)
+    # Images over 256 px are shrunk first (as rosinality's projector does for LPIPS), tiny ones grown.
+    sizes = []
+    d.network.register_forward_pre_hook(lambda m, args: sizes.append(args[0].shape[-1]))
+    for side in (512, 8):
+        assert d(torch.zeros(1, 3, side, side), torch.zeros(1, 3, side, side)).shape == (1,)
+    assert sizes == [256, 32]
 
 
 def test_inception_distance_compares_normalised_features(monkeypatch):

@@ -30,6 +30,7 @@ from .metrics.fidelity import ms_ssim
 
 MS_SSIM_SHARE = 0.1  # weight of (1 - MS-SSIM) in the default distance (L1 gets the rest)
 PERCEPTUAL_MAX_SIDE = 256  # larger images are area-downsampled before LPIPS (as rosinality's projector)
+PERCEPTUAL_MIN_SIDE = 32  # smaller ones are upsampled: VGG pools four times before its last tap
 
 
 class DefaultDistance(nn.Module):
@@ -51,10 +52,14 @@ class DefaultDistance(nn.Module):
         return self.alpha * (1 - ms_ssim(x, y)) + (1 - self.alpha) * l1
 
 
-def _shrink(x: torch.Tensor, side: int) -> torch.Tensor:
-    if max(x.shape[2], x.shape[3]) <= side:
-        return x
-    return F.interpolate(x, size=(side, side), mode="area")
+def _fit_side(x: torch.Tensor, smallest: int, largest: int) -> torch.Tensor:
+    """Area-downsample images over `largest` px, bilinearly upsample those under `smallest`."""
+    side = max(x.shape[2], x.shape[3])
+    if side > largest:
+        return F.interpolate(x, size=(largest, largest), mode="area")
+    if min(x.shape[2], x.shape[3]) < smallest:
+        return F.interpolate(x, size=(smallest, smallest), mode="bilinear", align_corners=False)
+    return x
 
 
 class LPIPSDistance(nn.Module):
@@ -64,13 +69,16 @@ class LPIPSDistance(nn.Module):
         self,
         network: nn.Module,  # module(x, y) -> [B] (or [B, 1, 1, 1]) LPIPS distances
         max_side: int = PERCEPTUAL_MAX_SIDE,  # images larger than this are area-downsampled first
+        min_side: int = PERCEPTUAL_MIN_SIDE,  # images smaller than this are upsampled first
     ):
         super().__init__()
         self.network = network.eval().requires_grad_(False)
         self.max_side = max_side
+        self.min_side = min_side
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        d = self.network(_shrink(x, self.max_side), _shrink(y, self.max_side))
+        x, y = (_fit_side(t, self.min_side, self.max_side) for t in (x, y))
+        d = self.network(x, y)
         return d.reshape(x.shape[0], -1).sum(dim=1)
 
 

@@ -308,6 +308,8 @@ class RunReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     poor: list[str] = field(default_factory=list)  # names flagged as poor inversions (whole folder)
     summary: Path | None = None
+    mean_psnr: float | None = None  # over every record in the folder
+    mean_ssim: float | None = None
 
 
 class FolderRun:
@@ -558,6 +560,10 @@ class FolderRun:
             **(extra or {}),
         }
         self.report.done.append(item.name)
+        if isinstance(f.get("psnr"), (int, float)):
+            flag = "  << poor inversion" if f["psnr"] < self.poor_psnr else ""
+            log.info("%s: PSNR %.2f dB, SSIM %.3f, %s distance %.4f%s", item.name, f["psnr"], f.get("ssim", float("nan")),
+                     f.get("loss"), f.get("distance", float("nan")), flag)
 
     def _save_records(self) -> None:
         data = {
@@ -579,10 +585,13 @@ class FolderRun:
     def _finish(self) -> None:
         self._save_records()
         self.report.poor = [name for name, e in self.entries.items() if self.is_poor(e)]
+        for key in ("psnr", "ssim"):
+            values = [e[key] for e in self.entries.values() if isinstance(e.get(key), (int, float))]
+            setattr(self.report, f"mean_{key}", float(np.mean(values)) if values else None)
         if self.target is not None:
             self.report.summary = write_summary(self.out_dir, self.entries, self.report.skipped, self.poor_psnr, self.settings())
         if self.report.poor:
-            log.warning("%d poor inversion%s (PSNR < %g dB): %s; their translations are not to be trusted",
+            log.warning("%d poor inversion%s (PSNR < %g dB): %s; translations of poor inversions are unreliable",
                         len(self.report.poor), "" if len(self.report.poor) == 1 else "s", self.poor_psnr,
                         ", ".join(self.report.poor[:5]) + (" ..." if len(self.report.poor) > 5 else ""))
         if self.report.skipped:

@@ -147,7 +147,9 @@ def _report(report, what: str) -> None:
     if report.skipped:
         parts.append(f"{len(report.skipped)} skipped")
     if report.poor:
-        parts.append(f"{len(report.poor)} poor inversions")
+        parts.append(f"{len(report.poor)} poor inversion{'' if len(report.poor) == 1 else 's'}")
+    if report.mean_psnr is not None:
+        parts.append(f"mean PSNR {report.mean_psnr:.2f} dB, SSIM {report.mean_ssim:.3f}")
     log.info("%s -> %s%s", ", ".join(parts), report.out_dir, f" (summary: {report.summary})" if report.summary else "")
 
 
