@@ -154,6 +154,12 @@ def test_video_translation_keeps_frame_count_and_reports_flicker(tmp_path, pair,
     frame_latents = sorted((out / "latents" / "clip").glob("*.pt"))
     assert len(frame_latents) == 4
     assert load_latent(frame_latents[1]).meta["steps"] == 4  # warm-started frames use --warm-steps
+    # A video cut short resumes from its per-frame latents instead of projecting again.
+    stamps = [p.stat().st_mtime_ns for p in frame_latents]
+    (out / "translated" / "clip.gif").unlink()
+    assert main(["translate", str(clip), "--source", pair[0], "--target", pair[1], "--out", str(out), *FAST]) == 0
+    assert [p.stat().st_mtime_ns for p in frame_latents] == stamps
+    assert len(read_video(out / "translated" / "clip.gif")) == 4
 
 
 def test_mp4_video_translation(tmp_path, pair, pictures):
@@ -210,6 +216,9 @@ def test_translate_with_style_mixing(tmp_path, pair, pictures, capsys):
     # Resuming a folder with another style would mix two kinds of output: refused.
     assert main([*base, "--out", str(tmp_path / "styled"), "--mix-from", "2", "--style-seed", "8"]) == 2
     assert "made with style" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "img"), "--mix-from", "16px", "--style-image", str(folder / "gray.png")]) == 0
+    settings = json.loads((tmp_path / "img" / "fidelity.json").read_text())["settings"]
+    assert settings["style"]["mix_from"] == 3 and settings["style"]["style"].endswith("gray.png")
     assert main([*base, "--out", str(tmp_path / "x"), "--style-seed", "7"]) == 2
     assert "need --mix-from" in capsys.readouterr().err
     torch.save({"ws": torch.zeros(2, 2)}, tmp_path / "w.pt")
