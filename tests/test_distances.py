@@ -108,7 +108,7 @@ def test_inception_distance_compares_normalised_features(monkeypatch):
     assert d(x, x).abs().max() < 1e-6
 
 
-def test_loader_errors_reach_the_user_unchanged(monkeypatch):
+def test_loader_errors_reach_the_user_with_the_loss_named(monkeypatch):
     mod = types.ModuleType("freezeg.metrics.lpips")
 
     def load_lpips(**kwargs):
@@ -116,7 +116,7 @@ def test_loader_errors_reach_the_user_unchanged(monkeypatch):
 
     mod.load_lpips = load_lpips
     monkeypatch.setitem(sys.modules, "freezeg.metrics.lpips", mod)
-    with pytest.raises(ValueError, match="LPIPS weights not found"):
+    with pytest.raises(ValueError, match="^--loss lpips: LPIPS weights not found: pass --lpips-vgg"):
         make_distance("lpips")
 
 

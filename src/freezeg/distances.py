@@ -114,15 +114,23 @@ def _make_default(device="cpu", alpha: float = MS_SSIM_SHARE) -> nn.Module:
     return DefaultDistance(alpha=alpha).to(device)
 
 
+def _load(loss: str, loader: Callable, **kwargs) -> nn.Module:
+    """Call a perceptual loader; its how-to-get-the-weights error gets the loss named in front."""
+    try:
+        return loader(**kwargs)
+    except ValueError as e:
+        raise ValueError(f"--loss {loss}: {e}") from None
+
+
 def _make_lpips(device="cpu", lpips_vgg: str | None = None, lpips_lin: str | None = None) -> nn.Module:
     load_lpips = _perceptual_loader("lpips", "load_lpips", "lpips")
-    network = load_lpips(vgg_path=lpips_vgg, lin_path=lpips_lin, device=device)
+    network = _load("lpips", load_lpips, vgg_path=lpips_vgg, lin_path=lpips_lin, device=device)
     return LPIPSDistance(network).to(device)
 
 
 def _make_inception(device="cpu", inception: str | None = None) -> nn.Module:
     load_inception = _perceptual_loader("inception", "load_inception", "inception")
-    network = load_inception(path=inception, device=device)
+    network = _load("inception", load_inception, path=inception, device=device)
     return InceptionDistance(network).to(device)
 
 
