@@ -76,11 +76,15 @@ def interpolation_frames(
     noise_seed: int = 0,
     batch: int = 8,
     gap: int = 4,
+    key_noise: list[torch.Tensor] | None = None,
 ) -> list[np.ndarray]:
     """Side-by-side (source | target) frames of a closed loop through key latents.
 
     keys: z [K, D] when space is "z" (slerp, then mapping), w [K, D] or W+ [K, num_ws, D] when
-    space is "w" (lerp). The noise is fixed for the whole loop, so only the latent moves.
+    space is "w" (lerp). The noise is fixed for the whole loop, so only the latent moves, unless
+    `key_noise` gives each key its own maps (per layer [K, 1, r, r], e.g. from projections): those
+    are lerped along the loop too and re-standardised per frame (a lerp of two independent maps
+    has less than unit variance).
     """
     check_compatible(source, target)
     if space not in ("z", "w"):
@@ -88,12 +92,22 @@ def interpolation_frames(
     device = _device(source)
     path = loop_path(keys.to(device), frames, spherical=(space == "z"))
     noise = seed_noise(noise_seed, source)
+    noise_path = None
+    if key_noise is not None:
+        noise_path = []
+        for maps in key_noise:
+            moving = loop_path(maps.to(device), frames, spherical=False)  # [frames, 1, r, r]
+            mean = moving.mean(dim=[1, 2, 3], keepdim=True)
+            std = moving.std(dim=[1, 2, 3], keepdim=True).clamp_min(1e-8)
+            noise_path.append((moving - mean) / std)
     out = []
     for start in range(0, frames, batch):
         chunk = path[start : start + batch]
         if space == "z":
             chunk = source.truncate(source.mapping(chunk), truncation)
         ws = source.broadcast(chunk) if chunk.ndim == 2 else chunk
+        if noise_path is not None:
+            noise = [n[start : start + batch] for n in noise_path]
         s, t = render_pair(source, target, ws, noise)
         s, t = to_uint8(s), to_uint8(t)
         spacer = np.full((s.shape[0], s.shape[1], gap, 3), 255, np.uint8)

@@ -12,6 +12,7 @@ from ..checkpoint import load_generator, save_checkpoint
 from ..compare import interpolation_frames, pair_grid, seed_ws
 from ..devices import resolve_device
 from ..media import save_image
+from ..project import latent_files, load_latent
 from ..sampling import seed_latent
 from ..video import VIDEO_SUFFIXES, write_video
 from .common import add_common, check_output, parse_seeds
@@ -40,8 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="A closed loop through seeds (slerp in z or lerp in w), "
                                    "source and target side by side, as GIF or MP4.")
     _add_pair_inputs(p)
-    p.add_argument("--seeds", required=True, help="key seeds, e.g. 1,5,9")
-    p.add_argument("--space", choices=["z", "w"], default="z", help="slerp in z (default) or lerp in w")
+    keys = p.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--seeds", help="key seeds, e.g. 1,5,9")
+    keys.add_argument("--latents", nargs="+", metavar="F",
+                      help="key latent files (from `freezeg project`/`translate`), or folders of them; lerp in w")
+    p.add_argument("--space", choices=["z", "w"], help="with --seeds: slerp in z (default) or lerp in w")
     p.add_argument("--frames", type=int, default=60, help="frames in the whole loop (default 60)")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
     p.add_argument("--noise-seed", type=int, default=0, help="seed of the noise maps, fixed for the loop")
@@ -89,15 +93,26 @@ def run_interpolate(args: argparse.Namespace) -> int:
         raise ValueError(f"{out}: unknown animation format (use {', '.join(VIDEO_SUFFIXES)})")
     if args.frames < 1:
         raise ValueError("--frames must be at least 1")
+    if args.latents and args.space == "z":
+        raise ValueError("--latents are W/W+ latents: they interpolate in w (drop --space z)")
     source, target = _load_pair(args)
-    seeds = parse_seeds(args.seeds)
+    key_noise = None
     with torch.no_grad():
-        if args.space == "z":
-            keys = torch.cat([seed_latent(s, source.style_dim) for s in seeds])
+        if args.latents:
+            space = "w"
+            latents = [load_latent(path, source) for path in latent_files(args.latents)]
+            keys = torch.stack([lat.ws for lat in latents])  # [K, num_ws, D]
+            if all(lat.noise is not None for lat in latents):
+                key_noise = [torch.cat(maps) for maps in zip(*(lat.noise for lat in latents))]
         else:
-            keys = seed_ws(source, seeds, args.truncation)[:, 0]
-        frames = interpolation_frames(source, target, keys, args.frames, space=args.space,
-                                      truncation=args.truncation, noise_seed=args.noise_seed)
+            space = args.space or "z"
+            seeds = parse_seeds(args.seeds)
+            if space == "z":
+                keys = torch.cat([seed_latent(s, source.style_dim) for s in seeds])
+            else:
+                keys = seed_ws(source, seeds, args.truncation)[:, 0]
+        frames = interpolation_frames(source, target, keys, args.frames, space=space,
+                                      truncation=args.truncation, noise_seed=args.noise_seed, key_noise=key_noise)
     write_video(frames, out, fps=args.fps)
     log.info("wrote %s (%d frames at %g fps)", out, len(frames), args.fps)
     return 0

@@ -1,0 +1,218 @@
+"""`freezeg project`, `freezeg translate` and `freezeg mix`: inversion, translation and style mixing."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ..blend import check_compatible
+from ..checkpoint import load_generator
+from ..devices import resolve_device
+from ..distances import DISTANCES, make_distance
+from ..media import save_image
+from ..project import SPACES, ProjectionOptions, load_latent
+from ..translate import (
+    DEFAULT_POOR_PSNR,
+    FolderRun,
+    Inversion,
+    StyleMix,
+    collect_inputs,
+    layer_index,
+    mix_grid,
+    project_style_image,
+    seed_style,
+)
+from .common import add_common, check_output, parse_seeds
+
+log = logging.getLogger("freezeg")
+
+
+def _add_inversion(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("projection")
+    g.add_argument("--space", choices=SPACES, default="w", help="optimise one w for all layers (w, default) or one per layer (w+)")
+    g.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    g.add_argument("--lr", type=float, default=0.1, help="peak learning rate; warm-up then cosine ramp-down (default 0.1)")
+    g.add_argument("--optimize-noise", action=argparse.BooleanOptionalAction, default=True,
+                   help="optimise the noise maps too, with noise regularisation (default: yes)")
+    g.add_argument("--noise-regularize", type=float, default=1e5, help="weight of the noise penalty (default 1e5)")
+    g.add_argument("--mse", type=float, default=0.0, help="weight of an extra pixel MSE term (default 0)")
+    g.add_argument("--loss", choices=list(DISTANCES), default="default",
+                   help="distance: default (L1 + MS-SSIM, offline), lpips, inception")
+    g.add_argument("--lpips-vgg", metavar="PATH", help="LPIPS backbone (VGG16) weights, for --loss lpips")
+    g.add_argument("--lpips-lin", metavar="PATH", help="LPIPS linear-layer weights, for --loss lpips")
+    g.add_argument("--inception", metavar="PATH", help="FID Inception weights, for --loss inception")
+    g.add_argument("--batch", type=int, default=8, help="images optimised together (default 8)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps and latent perturbation")
+
+
+def _inversion(args: argparse.Namespace, device) -> Inversion:
+    options = ProjectionOptions(space=args.space, steps=args.steps, lr=args.lr, optimize_noise=args.optimize_noise,
+                                noise_regularize=args.noise_regularize, mse=args.mse, seed=args.seed)
+    distance = make_distance(args.loss, device=device, lpips_vgg=args.lpips_vgg, lpips_lin=args.lpips_lin,
+                             inception=args.inception)
+    return Inversion(distance=distance, loss=args.loss, options=options, batch=args.batch,
+                     warm_steps=getattr(args, "warm_steps", None))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("project", help="project images into a generator's latent space (GAN inversion)",
+                       description="Find the latent (W or W+) and noise maps with which the generator reproduces "
+                                   "each image. Writes DIR/latents/NAME.pt, DIR/reconstructions/NAME.png and "
+                                   "DIR/fidelity.json; a rerun skips images already done.")
+    p.add_argument("images", nargs="+", metavar="IMAGES", help="image files or folders")
+    p.add_argument("--ckpt", required=True, help="generator checkpoint to invert")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--poor-psnr", type=float, default=DEFAULT_POOR_PSNR, help="flag inversions below this PSNR (dB)")
+    p.add_argument("--overwrite", action="store_true", help="redo images whose outputs exist")
+    _add_inversion(p)
+    add_common(p)
+    p.set_defaults(func=run_project)
+
+    p = sub.add_parser("translate", help="translate images, folders or videos: project with source, render with target",
+                       description="Project each input with the source generator (or reuse its saved latent), render "
+                                   "it with the target generator. Writes translations, source | reconstruction | "
+                                   "translation panels, fidelity.json and summary.html; a rerun skips finished inputs. "
+                                   "Videos are translated frame by frame, each frame warm-started from the last.")
+    p.add_argument("inputs", nargs="+", metavar="INPUTS", help="images, latent files (.pt), videos (.gif/.mp4) or folders")
+    p.add_argument("--source", required=True, help="source generator checkpoint (inverts the inputs)")
+    p.add_argument("--target", required=True, help="fine-tuned target generator checkpoint (renders them)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--warm-steps", type=int, help="steps per video frame after the first (default: --steps / 3)")
+    p.add_argument("--poor-psnr", type=float, default=DEFAULT_POOR_PSNR, help="flag inversions below this PSNR (dB)")
+    p.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist")
+    _add_style(p)
+    _add_inversion(p)
+    add_common(p)
+    p.set_defaults(func=run_translate)
+
+    p = sub.add_parser("mix", help="style-mixing grid: rows content, columns styles",
+                       description="Each cell keeps the row's latents ws[:, :L] and takes ws[:, L:] from the "
+                                   "column's style (blended by --mix-strength). Contents and styles are seeds, "
+                                   "images (projected with the source) or latent files.")
+    p.add_argument("--source", required=True, help="source generator (maps seeds, inverts images)")
+    p.add_argument("--target", help="generator that renders the grid (default: the source)")
+    p.add_argument("--content", nargs="+", default=[], metavar="FILE", help="content images or latent files (rows)")
+    p.add_argument("--content-seeds", help="content seeds (rows), e.g. 0-3")
+    p.add_argument("--styles", nargs="+", default=[], metavar="FILE", help="style images or latent files (columns)")
+    p.add_argument("--style-seeds", help="style seeds (columns), e.g. 10-13")
+    p.add_argument("--mix-from", metavar="L", help="first latent index (or resolution, e.g. 16px) taken from the style "
+                                                  "(default: half the layers)")
+    p.add_argument("--mix-strength", type=float, default=1.0, metavar="A", help="0: content only, 1: style latents (default)")
+    p.add_argument("--truncation", type=float, default=1.0, help="truncation psi for seeds (default 1)")
+    p.add_argument("--out", required=True, help="output grid image (PNG/JPEG)")
+    p.add_argument("--overwrite", action="store_true")
+    _add_inversion(p)
+    add_common(p)
+    p.set_defaults(func=run_mix)
+
+
+def _add_style(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("style control (layer mixing)")
+    g.add_argument("--mix-from", metavar="L", help="keep the content's ws[:, :L], take ws[:, L:] from the style "
+                                                  "(a latent index, or a resolution such as 16px)")
+    g.add_argument("--mix-strength", type=float, metavar="A", help="blend of the style into ws[:, L:] (0-1, default 1)")
+    g.add_argument("--truncation", type=float, default=1.0, help="truncation psi of --style-seed (default 1)")
+    which = g.add_mutually_exclusive_group()
+    which.add_argument("--style-seed", type=int, metavar="S", help="style from a seed")
+    which.add_argument("--style-image", metavar="IMG", help="style from an image (projected with the source)")
+    which.add_argument("--style-latent", metavar="F", help="style from a latent file")
+
+
+def _style(args: argparse.Namespace, source, inversion: Inversion, progress: bool) -> StyleMix | None:
+    given = [o for o in ("style_seed", "style_image", "style_latent") if getattr(args, o) is not None]
+    if args.mix_from is None:
+        if given or args.mix_strength is not None:
+            raise ValueError("--style-seed/--style-image/--style-latent and --mix-strength need --mix-from L")
+        return None
+    if not given:
+        raise ValueError("--mix-from needs a style: --style-seed S, --style-image IMG or --style-latent F")
+    strength = 1.0 if args.mix_strength is None else args.mix_strength
+    mix_from = layer_index(args.mix_from, source)
+    if args.style_seed is not None:
+        latent, label = seed_style(source, args.style_seed, args.truncation), f"seed {args.style_seed}"
+    elif args.style_image is not None:
+        latent, label = project_style_image(source, args.style_image, inversion, progress), f"image {args.style_image}"
+    else:
+        latent, label = load_latent(args.style_latent, source), f"latent {args.style_latent}"
+    return StyleMix(latent.ws[None], mix_from, strength, label)
+
+
+def _report(report, what: str) -> None:
+    parts = [f"{len(report.done)} {what}"]
+    if report.finished_before:
+        parts.append(f"{len(report.finished_before)} already done")
+    if report.reused_latents:
+        parts.append(f"{len(report.reused_latents)} from saved latents")
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped")
+    if report.poor:
+        parts.append(f"{len(report.poor)} poor inversion{'' if len(report.poor) == 1 else 's'}")
+    if report.mean_psnr is not None:
+        parts.append(f"mean PSNR {report.mean_psnr:.2f} dB, SSIM {report.mean_ssim:.3f}")
+    log.info("%s -> %s%s", ", ".join(parts), report.out_dir, f" (summary: {report.summary})" if report.summary else "")
+
+
+def _check_any(inputs) -> None:
+    if not inputs.items:
+        reasons = "; ".join(f"{p} ({r})" for p, r in inputs.skipped[:3])
+        raise ValueError(f"no usable inputs{': ' + reasons if reasons else ''}")
+
+
+def run_project(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    inputs = collect_inputs(args.images, kinds=("image",))
+    _check_any(inputs)
+    g = load_generator(args.ckpt, device=device).eval()
+    run = FolderRun(g, args.out, _inversion(args, device), overwrite=args.overwrite, poor_psnr=args.poor_psnr,
+                    source_path=args.ckpt, progress=not args.quiet)
+    _report(run.run(inputs), "projected")
+    return 0
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    inputs = collect_inputs(args.inputs)
+    _check_any(inputs)
+    source = load_generator(args.source, device=device).eval()
+    target = load_generator(args.target, device=device).eval()
+    inversion = _inversion(args, device)
+    style = _style(args, source, inversion, not args.quiet)
+    run = FolderRun(source, args.out, inversion, target=target, style=style, overwrite=args.overwrite,
+                    poor_psnr=args.poor_psnr, source_path=args.source, target_path=args.target,
+                    progress=not args.quiet)
+    _report(run.run(inputs), "translated")
+    return 0
+
+
+def _latents_of(paths: list[str], seeds: str | None, source, inversion: Inversion, truncation: float,
+                what: str, progress: bool) -> list:
+    latents = [seed_style(source, s, truncation) for s in parse_seeds(seeds)] if seeds else []
+    for path in paths:
+        if Path(path).suffix.lower() in (".pt", ".pth"):
+            latents.append(load_latent(path, source))
+        else:
+            latents.append(project_style_image(source, path, inversion, progress))
+    if not latents:
+        raise ValueError(f"no {what}s: give --{what}-seeds and/or --{what}{'s' if what == 'style' else ''} FILES")
+    return latents
+
+
+def run_mix(args: argparse.Namespace) -> int:
+    out = check_output(args.out, args.overwrite)
+    device = resolve_device(args.device)
+    source = load_generator(args.source, device=device).eval()
+    render_g = source
+    if args.target:
+        render_g = load_generator(args.target, device=device).eval()
+        check_compatible(source, render_g)
+    inversion = _inversion(args, device)
+    mix_from = layer_index(args.mix_from, source) if args.mix_from is not None else source.num_ws // 2
+    progress = not args.quiet
+    contents = _latents_of(args.content, args.content_seeds, source, inversion, args.truncation, "content", progress)
+    styles = _latents_of(args.styles, args.style_seeds, source, inversion, args.truncation, "style", progress)
+    grid = mix_grid(render_g, contents, styles, mix_from, args.mix_strength)
+    save_image(grid, out)
+    log.info("wrote %s (%d contents x %d styles, ws[:, %d:] from the styles at strength %g)",
+             out, len(contents), len(styles), mix_from, args.mix_strength)
+    return 0
