@@ -18,7 +18,6 @@ import pickle
 import re
 import subprocess
 import sys
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from .files import atomic_path
 from .networks import Discriminator, Generator, ModelConfig, default_channels
 
 log = logging.getLogger("freezeg")
@@ -176,7 +176,9 @@ def _identify(obj: Any, path: str) -> tuple[str, dict]:
 
 def newest_in_run(folder: Path) -> Path:
     """The newest periodic checkpoint of a training run folder (runs/NAME)."""
-    from .train.run import RunFolder  # the run layout belongs to training; imported late to avoid a cycle
+    from .train.run import (
+        RunFolder,  # the run layout belongs to training; imported late to avoid a cycle
+    )
 
     found = RunFolder(folder).periodic_checkpoints()
     if not found:
@@ -348,25 +350,7 @@ def save_checkpoint(path: str | os.PathLike, *, meta: Mapping[str, Any] | None =
     return path
 
 
-def atomic_torch_save(obj: Any, path: Path) -> None:
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """torch.save to a temp file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    with atomic_path(path, durable=True) as tmp:
+        torch.save(obj, tmp)

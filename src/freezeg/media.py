@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from .files import atomic_path
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -36,16 +37,8 @@ def make_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, fill: 
 def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
     """Write a uint8 [H, W, 3] array atomically (temp name, then rename); format from suffix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

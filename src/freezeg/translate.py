@@ -35,10 +35,20 @@ from tqdm import tqdm
 
 from .blend import check_compatible
 from .data.images import IMAGE_SUFFIXES, ImageReadError, fit_square, read_image
+from .files import write_text
 from .interpolation import lerp
 from .media import from_uint8, make_grid, save_image, to_uint8
 from .networks import Generator
-from .project import Latent, LatentStats, ProjectionOptions, Projector, latent_stats, load_latent, save_latent, stack_latents
+from .project import (
+    Latent,
+    LatentStats,
+    ProjectionOptions,
+    Projector,
+    latent_stats,
+    load_latent,
+    save_latent,
+    stack_latents,
+)
 from .sampling import seed_latent, seed_noise
 from .video import VIDEO_SUFFIXES, read_video, write_video
 
@@ -271,18 +281,6 @@ def flicker(frames: np.ndarray | list[np.ndarray]) -> float:
 
 
 # --------------------------------------------------------------------------- records
-def _write_text(path: Path, text: str) -> None:
-    """Write text atomically (temp name in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def read_records(out_dir: Path) -> dict[str, Any]:
     """fidelity.json of an output folder ({} when there is none yet)."""
     path = Path(out_dir) / FIDELITY_FILE
@@ -576,7 +574,7 @@ class FolderRun:
         psnrs = [e["psnr"] for e in self.entries.values() if isinstance(e.get("psnr"), (int, float))]
         if psnrs:
             data["mean_psnr"] = float(np.mean(psnrs))
-        _write_text(self.out_dir / FIDELITY_FILE, json.dumps(data, indent=1))
+        write_text(self.out_dir / FIDELITY_FILE, json.dumps(data, indent=1))
 
     def is_poor(self, entry: dict) -> bool:
         p = entry.get("psnr")
@@ -667,7 +665,7 @@ Panels: source | reconstruction by the source generator | translation by the tar
 </body></html>
 """
     path = Path(out_dir) / SUMMARY_FILE
-    _write_text(path, page)
+    write_text(path, page)
     return path
 
 

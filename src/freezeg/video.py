@@ -7,13 +7,14 @@ ffmpeg binary, so nothing is downloaded at run time.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image, ImageSequence
+
+from .files import atomic_path
 
 GIF_SUFFIXES = (".gif",)
 FFMPEG_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
@@ -31,13 +32,6 @@ def _ffmpeg():
     except ImportError:
         raise ValueError(f"video files other than GIF need imageio-ffmpeg: {MP4_HINT}") from None
     return imageio_ffmpeg
-
-
-def _atomic_target(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    return tmp
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
@@ -58,8 +52,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
     if not frames:
         raise ValueError(f"{path}: no frames to write")
     writer = _ffmpeg() if suffix in FFMPEG_SUFFIXES else None  # fail before any work
-    tmp = _atomic_target(path)
-    try:
+    with atomic_path(path) as tmp:
         if writer is None:
             images = [Image.fromarray(f) for f in frames]
             # GIF delays are in 1/100 s; Pillow takes milliseconds and rounds.
@@ -67,18 +60,13 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
                            duration=max(20, round(1000 / fps)), loop=0, disposal=1)
         else:
             first = _even(frames[0])
-            gen = writer.write_frames(tmp, (first.shape[1], first.shape[0]), fps=fps, codec="libx264",
+            gen = writer.write_frames(str(tmp), (first.shape[1], first.shape[0]), fps=fps, codec="libx264",
                                       pix_fmt_out="yuv420p", quality=8, macro_block_size=1,
                                       output_params=["-movflags", "+faststart"])
             gen.send(None)
             for f in frames:
                 gen.send(np.ascontiguousarray(_even(f)))
             gen.close()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -8,14 +8,15 @@ import json
 from ..checkpoint import load_generator
 from ..data.dataset import open_dataset
 from ..devices import resolve_device
+from ..files import write_json
+from ..media import from_uint8
 from ..metrics.inception import inception_if_available
 from ..metrics.lpips import load_lpips
 from ..metrics.pairs import pair_notes, paired_scores, paired_summary, read_pairs
 from ..metrics.realism import KID_SUBSET_SIZE, KID_SUBSETS, measure_realism
-from ..metrics.report import format_lpips, format_realism, format_structure, save_json
+from ..metrics.report import format_lpips, format_realism, format_structure
 from ..metrics.sources import dataset_batches, folder_image_size, generator_batches
 from ..metrics.structure import structure_report
-from ..media import from_uint8
 from .common import add_common, check_output
 
 
@@ -92,7 +93,7 @@ def _add_pair_inputs(p: argparse.ArgumentParser) -> None:
 def _emit(result: dict, table: str, args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=1) if args.json else table)
     if args.out:
-        save_json(result, args.out)
+        write_json(args.out, result)
 
 
 def _positive(value: int | None, flag: str) -> None:

@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from ..files import normal_permissions, write_json
 from .images import IMAGE_SUFFIXES, ImageReadError, decode_image, fit_square, is_image_file, list_images
 
 log = logging.getLogger("freezeg")
@@ -272,21 +273,6 @@ def _description(source: _Source, size: int, decoded: _Decoded) -> dict:
     }
 
 
-def _write_json(obj: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    _usual_permissions(Path(tmp))
-    os.replace(tmp, path)
-
-
-def _usual_permissions(path: Path) -> None:
-    """Give a file or folder made by mkstemp/mkdtemp (private, 0600/0700) the permissions of a normal one."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
-
-
 def _read_description(text: str | bytes, where: str) -> dict:
     try:
         meta = json.loads(text)
@@ -434,7 +420,7 @@ def _cached_array(path: Path, size: int, cache_dir: Path) -> tuple[dict, Path, s
             if os.path.exists(tmp):
                 os.unlink(tmp)
         meta = _description(source, size, decoded)
-        _write_json(meta, meta_path)  # written last: its presence marks a complete cache entry
+        write_json(meta_path, meta)  # written last: its presence marks a complete cache entry
         return meta, array_path, f"decoded, cached in {array_path}"
     finally:
         source.close()
@@ -536,8 +522,8 @@ def _write_prepared(out: Path, fill: Callable[[Path], dict]) -> ImageDataset:
             os.replace(work / "out.zip", out)
         else:
             _write_pngs(work / ARRAY, work / IMAGES)
-            _write_json(meta, work / MARKER)
-            _usual_permissions(work)
+            write_json(work / MARKER, meta)
+            normal_permissions(work)
             _install_folder(work, out)
             work = None
     finally:

@@ -22,7 +22,6 @@ import os
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .weights import check_and_load, find_weights, load_state_dict, torch_hub_file

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Mapping
 
+from ..files import atomic_path
+
 
 def _crc32c_table() -> list[int]:
     table = []
@@ -132,12 +134,10 @@ class CsvLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def _rewrite(self, rows: list[dict]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", newline="") as f:
+        with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.columns)
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(tmp, self.path)
 
     def write(self, row: Mapping[str, float | int | str]) -> None:
         new = self.columns is None

@@ -19,10 +19,10 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from ..files import write_json
 
 log = logging.getLogger("freezeg")
 
@@ -94,11 +94,7 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write_options(self, options: dict) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{RUN_FILE}.", dir=self.path)
-        with os.fdopen(fd, "w") as f:
-            json.dump(options, f, indent=1)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.path / RUN_FILE)
+        write_json(self.path / RUN_FILE, options)
 
     def read_options(self) -> dict:
         path = self.path / RUN_FILE
