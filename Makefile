@@ -20,6 +20,10 @@ test: venv
 test-all: venv
 	$(PY) -m pytest -q
 
+# The whole pipeline on synthetic domains (runs/demo; rerunning continues where it stopped).
+demo: venv
+	FREEZEG=$(VENV)/bin/freezeg bash scripts/demo.sh
+
 bench: venv
 	$(VENV)/bin/freezeg bench
 
