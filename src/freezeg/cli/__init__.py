@@ -10,10 +10,10 @@ import argparse
 import logging
 import sys
 
-from . import compare, data, generate, inspect
+from . import bench, compare, data, generate, inspect
 
 # Each module has register(subparsers), which adds its parsers and sets `func`.
-COMMAND_MODULES = [generate, inspect, data, compare]
+COMMAND_MODULES = [generate, inspect, data, compare, bench]
 
 EXIT_USAGE = 2
 
