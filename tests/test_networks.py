@@ -108,6 +108,14 @@ def test_modulated_conv_modes_agree_in_gradients(ref_g):
 
 
 @torch.no_grad()
+def test_outputs_are_contiguous_nchw(ref_g, ref_d):
+    """Feature maps may run channels_last inside; images and logits come out in the usual layout."""
+    img = ref_g(torch.randn(2, 32))
+    assert img.is_contiguous()
+    assert ref_d(img).is_contiguous()
+
+
+@torch.no_grad()
 def test_layer_latent_indices_follow_rosinality(ref_g):
     """Changing ws[:, i] changes exactly the layers the README assigns to index i."""
     blocks = ref_g.blocks()

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ops import bias_leaky_relu, make_kernel, upfirdn2d, upsample_pad
+from .ops import bias_leaky_relu, conv2d, make_kernel, upfirdn2d, upsample_pad
 
 DEMOD_EPS = 1e-8
 
@@ -81,7 +81,7 @@ class EqualConv2d(nn.Module):
         self.padding = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, self.stride, self.padding)
+        return conv2d(x, self.weight * self.scale, self.bias, self.stride, self.padding)
 
 
 class Blur(nn.Module):
@@ -164,17 +164,23 @@ class ModulatedConv2d(nn.Module):
             xg = x.reshape(1, batch * in_channels, height, width)
             if self.upsample:
                 wt = wb.transpose(1, 2).reshape(batch * in_channels, self.out_channels, *weight.shape[2:])
-                out = F.conv_transpose2d(xg, wt, stride=2, groups=batch)
+                if batch == 1:
+                    out = conv2d(xg, wt, stride=2, transposed=True)
+                else:
+                    out = F.conv_transpose2d(xg, wt, stride=2, groups=batch)
             else:
                 wg = wb.reshape(batch * self.out_channels, in_channels, *weight.shape[2:])
-                out = F.conv2d(xg, wg, padding=self.padding, groups=batch)
+                if batch == 1:
+                    out = conv2d(xg, wg, padding=self.padding)
+                else:
+                    out = F.conv2d(xg, wg, padding=self.padding, groups=batch)
             out = out.reshape(batch, self.out_channels, *out.shape[2:])
         else:
             xs = x * style[:, :, None, None]
             if self.upsample:
-                out = F.conv_transpose2d(xs, weight.transpose(0, 1), stride=2)
+                out = conv2d(xs, weight.transpose(0, 1), stride=2, transposed=True)
             else:
-                out = F.conv2d(xs, weight, padding=self.padding)
+                out = conv2d(xs, weight, padding=self.padding)
             if self.demodulate:
                 # sum over (Cin, k, k) of (weight * style)^2, without building per-sample weights
                 demod = torch.rsqrt(style.square() @ weight.square().sum(dim=[2, 3]).t() + DEMOD_EPS)
