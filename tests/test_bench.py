@@ -79,3 +79,15 @@ def test_noise_regularization_penalises_autocorrelation_at_every_scale():
     # ...and a constant map is perfectly correlated: (mean of 1)^2 twice per scale, 3 scales at 32px.
     assert bench.projection_noise_regularization([torch.ones(1, 1, 32, 32)]).item() == pytest.approx(6.0)
 
+
+
+def test_table_lists_each_workload_with_its_numbers():
+    result = {
+        "g_fwd_64_b8": 0.25,
+        "peak_memory_mb": {"g_fwd_64_b8": 310.0},
+        "meta": {"torch": "2.13.0", "device": "cpu", "cpu": "Some CPU", "threads": 2, "repeat": 5, "warmup": 1,
+                 "min_max_seconds": {"g_fwd_64_b8": [0.2, 0.3]}},
+    }
+    lines = bench.format_table(result).splitlines()
+    assert "2 threads" in lines[0] and "median of 5 after 1 warm-up" in lines[0]
+    assert lines[2].split() == ["g_fwd_64_b8", "0.2500", "0.2000", "0.3000", "310"]
