@@ -19,10 +19,15 @@ def set_modconv_mode(g, mode):
             m.mode = mode
 
 
-@pytest.fixture(params=["grouped", "scaled"])
+@pytest.fixture(params=["auto", "grouped", "scaled", "matmul"])
 def g_any_mode(request, ref_g):
-    """The reference generator with each modulated-conv implementation."""
-    set_modconv_mode(ref_g, request.param)
+    """The reference generator with each modulated-conv implementation (matmul: toRGB only)."""
+    if request.param == "matmul":
+        for m in ref_g.modules():
+            if isinstance(m, ModulatedConv2d):
+                m.mode = "matmul" if m.kernel_size == 1 else "scaled"
+    else:
+        set_modconv_mode(ref_g, request.param)
     return ref_g
 
 
@@ -97,14 +102,47 @@ def test_noise_modes(ref_g):
 def test_modulated_conv_modes_agree_in_gradients(ref_g):
     v = load_ref("g_forward")
     grads = {}
-    for mode in ("grouped", "scaled"):
-        set_modconv_mode(ref_g, mode)
+    for mode in ("grouped", "scaled", "matmul", "auto"):
+        if mode == "matmul":
+            for m in ref_g.modules():
+                if isinstance(m, ModulatedConv2d):
+                    m.mode = "matmul" if m.kernel_size == 1 else "grouped"
+        else:
+            set_modconv_mode(ref_g, mode)
         ref_g.zero_grad()
         ws = ref_g.mapping(v["z"])[:, None].repeat(1, ref_g.num_ws, 1).detach().requires_grad_()
         ref_g.synthesis(ws, noise=v["noise"]).square().sum().backward()
-        grads[mode] = (ws.grad.clone(), ref_g.convs[0].conv.weight.grad.clone())
-    for a, b in zip(grads["grouped"], grads["scaled"]):
-        assert (a - b).abs().max() <= 1e-5 * a.abs().max()  # float32 round-off relative to the scale
+        grads[mode] = (ws.grad.clone(), ref_g.convs[0].conv.weight.grad.clone(), ref_g.to_rgbs[1].conv.weight.grad.clone())
+    for mode in ("scaled", "matmul", "auto"):
+        for a, b in zip(grads["grouped"], grads[mode]):
+            assert (a - b).abs().max() <= 1e-5 * a.abs().max()  # float32 round-off relative to the scale
+
+
+def test_batch_of_one_matches_rosinality_values_and_batched_gradients(ref_g):
+    """Batch 1 (projection) takes the plain-convolution path: same image, same gradients."""
+    v = load_ref("g_forward")
+    ws = ref_g.mapping(v["z"][:1])[:, None].repeat(1, ref_g.num_ws, 1).detach().requires_grad_()
+    img = ref_g.synthesis(ws, noise=v["noise"])
+    assert (img - v["image"][:1]).abs().max() <= TOL
+    (grad_auto,) = torch.autograd.grad(img.square().sum(), ws)
+    set_modconv_mode(ref_g, "scaled")
+    (grad_scaled,) = torch.autograd.grad(ref_g.synthesis(ws, noise=v["noise"]).square().sum(), ws)
+    assert (grad_auto - grad_scaled).abs().max() <= 1e-5 * grad_scaled.abs().max()
+
+
+def test_matmul_mode_is_only_for_1x1_kernels(ref_g):
+    conv = ref_g.convs[0].conv
+    conv.mode = "matmul"
+    with pytest.raises(ValueError, match="1x1 kernel"):
+        conv(torch.randn(1, 64, 4, 4), torch.randn(1, 32))
+
+
+@torch.no_grad()
+def test_outputs_are_contiguous_nchw(ref_g, ref_d):
+    """Feature maps may run channels_last inside; images and logits come out in the usual layout."""
+    img = ref_g(torch.randn(2, 32))
+    assert img.is_contiguous()
+    assert ref_d(img).is_contiguous()
 
 
 @torch.no_grad()
@@ -212,3 +250,25 @@ def test_configurable_sizes_build_and_run():
         img = Generator(c)(torch.randn(2, 8))
         assert img.shape == (2, 3, size, size)
         assert Discriminator(c)(img).shape == (2, 1)
+
+
+def test_fused_discriminator_layers_equal_their_unfused_steps(ref_d):
+    """ConvLayer/ResBlock fold bias, gain and 1/sqrt(2) into the conv: values and gradients agree."""
+    from torch import nn
+
+    block = ref_d.convs[1]  # ResBlock at 32px
+    x = torch.randn(2, block.conv1[0].weight.shape[1], 32, 32, requires_grad=True)
+
+    def unfused():
+        seq = nn.Sequential.forward  # the layers one after another, as rosinality runs them
+        return (seq(block.conv2, seq(block.conv1, x)) + seq(block.skip, x)) / 2**0.5
+
+    outs = []
+    for f in (block, unfused):
+        block.zero_grad()
+        y = f(x) if f is block else f()
+        (gx,) = torch.autograd.grad(y.square().sum(), x, retain_graph=True)
+        y.square().sum().backward()
+        outs.append((y.detach(), gx, block.conv2[1].weight.grad.clone(), block.conv2[2].bias.grad.clone()))
+    for a, b in zip(*outs):
+        assert (a - b).abs().max() <= 1e-5 * a.abs().max()

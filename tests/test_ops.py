@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import load_ref
-from freezeg.ops import bias_leaky_relu, make_kernel, upfirdn2d
+from freezeg.ops import bias_leaky_relu, conv2d, demod_noise_bias_act, make_kernel, upfirdn2d
 
 
 @pytest.mark.parametrize("name", ["upsample", "downsample", "blur", "blur_up_conv"])
@@ -39,7 +39,7 @@ def naive_upfirdn2d(x, k, up, down, pad0, pad1):
 @pytest.mark.parametrize("up,down,pad", [(2, 1, (2, 1)), (2, 1, (0, 0)), (1, 2, (1, 1)), (1, 1, (3, 0)), (2, 2, (1, 2)), (4, 1, (3, 2))])
 def test_upfirdn2d_matches_textbook_definition(up, down, pad):
     torch.manual_seed(0)
-    x = torch.randn(2, 3, 7, 7, dtype=torch.float64)
+    x = torch.randn(2, 3, 7, 8, dtype=torch.float64)  # non-square: catches swapped axes
     k = torch.rand(4, 5, dtype=torch.float64)  # asymmetric kernel: catches flips and offsets
     ours = upfirdn2d(x, k, up=up, down=down, pad=pad)
     ref = naive_upfirdn2d(x, k, up, down, *pad)
@@ -54,6 +54,17 @@ def test_upfirdn2d_is_differentiable():
     assert torch.autograd.gradcheck(lambda t: upfirdn2d(t, k, down=2, pad=(1, 1)), (x,))
 
 
+@pytest.mark.parametrize("up,down,pad", [(2, 1, (2, 1)), (1, 2, (1, 1)), (1, 1, (3, 0)), (2, 2, (1, 2)), (1, 1, (-1, 2)), (3, 2, (0, 0))])
+def test_upfirdn2d_gradient_and_double_gradient_are_exact(up, down, pad):
+    """The hand-written adjoint (used for R1's double backprop) against finite differences,
+    with an asymmetric kernel and a non-square input so that flips and axes cannot hide."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 1, 5, 4, dtype=torch.float64, requires_grad=True)
+    k = torch.rand(4, 3, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda t: upfirdn2d(t, k, up=up, down=down, pad=pad), (x,))
+    assert torch.autograd.gradgradcheck(lambda t: upfirdn2d(t, k, up=up, down=down, pad=pad).square(), (x,))
+
+
 def test_make_kernel_is_normalised_outer_product():
     k = make_kernel([1, 3, 3, 1], gain=4)
     assert k.shape == (4, 4)
@@ -66,3 +77,52 @@ def test_upfirdn2d_rejects_bad_shapes():
         upfirdn2d(torch.zeros(3, 8, 8), make_kernel([1, 1]))
     with pytest.raises(ValueError, match="too small"):
         upfirdn2d(torch.zeros(1, 1, 1, 1), make_kernel([1, 3, 3, 1]), pad=(0, 0))
+
+
+@pytest.mark.parametrize("use_demod,noise_batch,use_bias", [(True, 3, True), (True, 1, True), (False, 1, True), (True, None, False), (False, None, False)])
+def test_fused_epilogue_equals_the_separate_steps_with_gradients(use_demod, noise_batch, use_bias):
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 5, 5, dtype=torch.float64).to(memory_format=torch.channels_last).requires_grad_()
+    demod = torch.rand(3, 4, dtype=torch.float64, requires_grad=True) if use_demod else None
+    noise = torch.randn(noise_batch, 1, 5, 5, dtype=torch.float64, requires_grad=True) if noise_batch else None
+    strength = torch.randn(1, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True) if use_bias else None
+    inputs = [t for t in (x, demod, noise, strength, bias) if t is not None]
+
+    def separate():
+        y = x if demod is None else x * demod[:, :, None, None]
+        if noise is not None:
+            y = y + strength * noise
+        return bias_leaky_relu(y, bias)
+
+    fused = demod_noise_bias_act(x, demod, noise, strength, bias)
+    ref = separate()
+    assert torch.allclose(fused, ref, atol=1e-12)
+    g = torch.randn_like(ref)
+    wanted = [t for t in inputs if t is not strength or noise is not None]
+    assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(
+        torch.autograd.grad(fused, wanted, g), torch.autograd.grad(separate(), wanted, g)))
+
+
+@pytest.mark.parametrize(
+    "transposed,bias,stride,padding", [(False, True, 2, 0), (False, False, 2, 1), (True, False, 2, 0), (False, True, 1, 1), (True, False, 1, 0)]
+)
+def test_channels_last_conv_matches_pytorch_conv_with_gradients(transposed, bias, stride, padding):
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 8, 7, dtype=torch.float64).to(memory_format=torch.channels_last).requires_grad_()
+    w = torch.randn(*((4, 5) if transposed else (5, 4)), 3, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(5, dtype=torch.float64, requires_grad=True) if bias else None
+    ref_conv = F.conv_transpose2d if transposed else F.conv2d
+    ours = conv2d(x, w, b, stride, padding, transposed)
+    ref = ref_conv(x, w, b, stride, padding)
+    assert ours.shape == ref.shape and torch.allclose(ours, ref, atol=1e-12)
+    inputs = [t for t in (x, w, b) if t is not None]
+    g = torch.randn_like(ref)
+    for a, r in zip(torch.autograd.grad(ours, inputs, g), torch.autograd.grad(ref, inputs, g)):
+        assert torch.allclose(a, r, atol=1e-12)
+    # double backprop (R1, path length) on a smaller problem: gradgradcheck costs a pass per element
+    xs = x.detach()[:1, :2, :5, :6].contiguous(memory_format=torch.channels_last).requires_grad_()
+    ws = (w.detach()[:2, :3] if transposed else w.detach()[:3, :2]).clone().requires_grad_()
+    bs = b.detach()[:3].clone().requires_grad_() if bias else None
+    f = lambda *t: conv2d(t[0], t[1], t[2] if bias else None, stride, padding, transposed).square()  # noqa: E731
+    assert torch.autograd.gradgradcheck(f, tuple(t for t in (xs, ws, bs) if t is not None))

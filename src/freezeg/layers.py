@@ -14,9 +14,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ops import bias_leaky_relu, make_kernel, upfirdn2d, upsample_pad
+from .ops import (
+    LEAKY_GAIN,
+    LEAKY_SLOPE,
+    bias_leaky_relu,
+    conv2d,
+    demod_noise_bias_act,
+    make_kernel,
+    upfirdn2d,
+    upsample_pad,
+)
 
 DEMOD_EPS = 1e-8
+MODULATION_MODES = ("auto", "grouped", "scaled", "matmul")
 
 
 class PixelNorm(nn.Module):
@@ -81,7 +91,7 @@ class EqualConv2d(nn.Module):
         self.padding = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, self.stride, self.padding)
+        return conv2d(x, self.weight * self.scale, self.bias, self.stride, self.padding)
 
 
 class Blur(nn.Module):
@@ -112,11 +122,13 @@ class Upsample(nn.Module):
 class ModulatedConv2d(nn.Module):
     """Convolution whose weights are scaled per sample by a style (and demodulated).
 
-    Two ways compute the same result: `grouped` folds the batch into a grouped convolution
+    Three ways compute the same result: `grouped` folds the batch into a grouped convolution
     with per-sample weights (rosinality's way); `scaled` modulates the activations, runs one
-    shared convolution and demodulates the output (NVlabs' `fused_modconv=False`). The second
-    is much faster on CPU for batches > 1 because it is one large convolution, so it is the
-    default there; `mode` forces either (tests check they agree).
+    shared convolution and demodulates the output (NVlabs' `fused_modconv=False`); `matmul`
+    (1x1 kernels, i.e. toRGB) multiplies each sample's pixels by its own small weight matrix.
+    `auto` picks matmul for 1x1 kernels, grouped for batch 1 (one plain convolution) and
+    scaled for larger batches (one large convolution instead of B small ones); `mode` forces
+    one (tests check that they agree).
     """
 
     def __init__(
@@ -143,46 +155,81 @@ class ModulatedConv2d(nn.Module):
             p = (len(blur_kernel) - 2) - (kernel_size - 1)
             self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + 1, p // 2 + 1), gain=4.0)
         self.modulation = EqualLinear(style_dim, in_channels, bias_init=1.0)
-        self.mode = "auto"  # "auto" | "grouped" | "scaled"
+        self.mode = "auto"  # one of MODULATION_MODES
 
-    def _use_grouped(self, batch: int) -> bool:
+    def _path(self, batch: int) -> str:
+        if self.mode not in MODULATION_MODES:
+            raise ValueError(f"ModulatedConv2d.mode must be one of {MODULATION_MODES}, got {self.mode!r}")
+        if self.mode == "matmul" and (self.kernel_size != 1 or self.upsample):
+            raise ValueError("ModulatedConv2d mode 'matmul' needs a 1x1 kernel without upsampling")
         if self.mode != "auto":
-            return self.mode == "grouped"
-        return batch == 1
+            return self.mode
+        if self.kernel_size == 1 and not self.upsample:
+            return "matmul"
+        return "grouped" if batch == 1 else "scaled"
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def modulate(self, x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The convolution with demodulation left to the caller where that is cheaper.
+
+        Returns (out [B, Cout, H', W'], demod [B, Cout] or None): the layer's output is
+        out * demod[:, :, None, None] (just `out` when demod is None, i.e. already applied or
+        not demodulated). Demodulation is a per-channel scale, so it commutes with the blur.
+        """
         batch, in_channels, height, width = x.shape  # [B, Cin, H, W]
         if in_channels != self.in_channels:
             raise ValueError(f"ModulatedConv2d expects {self.in_channels} input channels, got {in_channels}")
-        style = self.modulation(w)  # [B, Cin]
-        weight = self.weight[0] * self.scale  # [Cout, Cin, k, k]
+        # The equalised-lr scale multiplies the (small) style instead of the weight: one pass
+        # over the weight less, forward and backward, for the same product.
+        style = self.modulation(w) * self.scale  # [B, Cin]
+        weight = self.weight[0]  # [Cout, Cin, k, k]
+        demod = None
 
-        if self._use_grouped(batch):
+        path = self._path(batch)
+        if path == "matmul":
+            # A 1x1 conv with per-sample weights is a batched matrix product over pixels.
+            wb = weight[None, :, :, 0, 0] * style[:, None, :]  # [B, Cout, Cin]
+            if self.demodulate:
+                wb = wb * torch.rsqrt(wb.square().sum(dim=2) + DEMOD_EPS)[:, :, None]
+            if x.is_contiguous(memory_format=torch.channels_last):
+                pixels = x.permute(0, 2, 3, 1).reshape(batch, height * width, in_channels)  # [B, HW, Cin], a view
+                out = (pixels @ wb.transpose(1, 2)).reshape(batch, height, width, -1).permute(0, 3, 1, 2)
+            else:
+                out = (wb @ x.reshape(batch, in_channels, height * width)).reshape(batch, -1, height, width)
+        elif path == "grouped":
             wb = weight[None] * style[:, None, :, None, None]  # [B, Cout, Cin, k, k]
             if self.demodulate:
                 wb = wb * torch.rsqrt(wb.square().sum(dim=[2, 3, 4]) + DEMOD_EPS)[:, :, None, None, None]
             xg = x.reshape(1, batch * in_channels, height, width)
             if self.upsample:
                 wt = wb.transpose(1, 2).reshape(batch * in_channels, self.out_channels, *weight.shape[2:])
-                out = F.conv_transpose2d(xg, wt, stride=2, groups=batch)
+                if batch == 1:
+                    out = conv2d(xg, wt, stride=2, transposed=True)
+                else:
+                    out = F.conv_transpose2d(xg, wt, stride=2, groups=batch)
             else:
                 wg = wb.reshape(batch * self.out_channels, in_channels, *weight.shape[2:])
-                out = F.conv2d(xg, wg, padding=self.padding, groups=batch)
+                if batch == 1:
+                    out = conv2d(xg, wg, padding=self.padding)
+                else:
+                    out = F.conv2d(xg, wg, padding=self.padding, groups=batch)
             out = out.reshape(batch, self.out_channels, *out.shape[2:])
         else:
             xs = x * style[:, :, None, None]
             if self.upsample:
-                out = F.conv_transpose2d(xs, weight.transpose(0, 1), stride=2)
+                out = conv2d(xs, weight.transpose(0, 1), stride=2, transposed=True)
             else:
-                out = F.conv2d(xs, weight, padding=self.padding)
+                out = conv2d(xs, weight, padding=self.padding)
             if self.demodulate:
                 # sum over (Cin, k, k) of (weight * style)^2, without building per-sample weights
-                demod = torch.rsqrt(style.square() @ weight.square().sum(dim=[2, 3]).t() + DEMOD_EPS)
-                out = out * demod[:, :, None, None]  # [B, Cout, H, W]
+                demod = torch.rsqrt(style.square() @ weight.square().sum(dim=[2, 3]).t() + DEMOD_EPS)  # [B, Cout]
 
         if self.upsample:
             out = self.blur(out)
-        return out
+        return out, demod
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        out, demod = self.modulate(x, w)
+        return out if demod is None else out * demod[:, :, None, None]
 
 
 class NoiseInjection(nn.Module):
@@ -226,7 +273,10 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channels)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, w), noise))
+        # = activate(noise(conv(x, w), noise)), with demodulation, noise, bias and activation
+        # fused into one epilogue (see demod_noise_bias_act).
+        out, demod = self.conv.modulate(x, w)
+        return demod_noise_bias_act(out, demod, noise, self.noise.weight, self.activate.bias)
 
 
 class ToRGB(nn.Module):
@@ -272,6 +322,32 @@ class ConvLayer(nn.Sequential):
         if activate:
             layers.append(FusedLeakyReLU(out_channels))
         super().__init__(*layers)
+        self.downsample = downsample
+        self.activate = activate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_scaled(x, 1.0)
+
+    def forward_scaled(self, x: torch.Tensor, out_scale: float = 1.0) -> torch.Tensor:
+        """self(x) * out_scale, the bias, gain and scale fused into the convolution.
+
+        leaky_relu(z) * g == leaky_relu(z * g) for g > 0, so the activation gain and
+        `out_scale` scale the (small) weight and bias instead of the output, and the
+        activation runs in place on the convolution's output, which autograd does not keep.
+        """
+        if self.downsample:
+            x = self[0](x)
+        conv = self[1] if self.downsample else self[0]
+        gain = out_scale * (LEAKY_GAIN if self.activate else 1.0)
+        bias = self[-1].bias if self.activate else conv.bias
+        out = conv2d(
+            x,
+            conv.weight * (conv.scale * gain),
+            None if bias is None else bias * gain,
+            conv.stride,
+            conv.padding,
+        )
+        return F.leaky_relu_(out, LEAKY_SLOPE) if self.activate else out
 
 
 class ResBlock(nn.Module):
@@ -284,7 +360,9 @@ class ResBlock(nn.Module):
         self.skip = ConvLayer(in_channels, out_channels, 1, downsample=True, blur_kernel=blur_kernel, bias=False, activate=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2.0)
+        # (conv2(conv1(x)) + skip(x)) / sqrt(2), the 1/sqrt(2) folded into both convolutions
+        out = self.conv2.forward_scaled(self.conv1(x), 1 / math.sqrt(2.0))
+        return self.skip.forward_scaled(x, 1 / math.sqrt(2.0)).add_(out)
 
 
 __all__ = [

@@ -30,6 +30,16 @@ def default_channels(channel_multiplier: int = 2) -> dict[int, int]:
     return {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * cm, 128: 128 * cm, 256: 64 * cm, 512: 32 * cm, 1024: 16 * cm}
 
 
+def preferred_memory_format(like: torch.Tensor) -> torch.memory_format:
+    """Feature-map layout for the device of `like`.
+
+    On CPU, oneDNN's convolutions (depthwise FIR filters above all) run on NHWC
+    (channels_last) tensors without reordering them on every call; the values are the same
+    in either layout. Elsewhere the default layout is kept.
+    """
+    return torch.channels_last if like.device.type == "cpu" else torch.contiguous_format
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a generator/discriminator pair from scratch."""
@@ -273,13 +283,13 @@ class Generator(nn.Module):
         ws = self._check_ws(ws)
         batch = ws.shape[0]
         noise = self._resolve_noise(noise, noise_mode, batch, ws)
-        x = self.input(batch)
+        x = self.input(batch).contiguous(memory_format=preferred_memory_format(ws))
         rgb = None
         for block in self.blocks():
             for layer in block.layers:
                 x = layer.module(x, ws[:, layer.w_index], noise[layer.noise_index])
             rgb = block.to_rgb(x, ws[:, block.to_rgb_w_index], rgb)
-        return rgb
+        return rgb.contiguous()
 
     def forward(
         self,
@@ -355,7 +365,7 @@ class Discriminator(nn.Module):
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         if img.ndim != 4 or img.shape[1:] != (3, self.size, self.size):
             raise ValueError(f"D expects images [batch, 3, {self.size}, {self.size}], got {tuple(img.shape)}")
-        x = self.convs(img)
+        x = self.convs(img.contiguous(memory_format=preferred_memory_format(img)))
         batch, channels, height, width = x.shape
         group = stddev_group_size(batch, self.stddev_group)
         # Samples b and b + batch/group share a group (rosinality's view order).

@@ -45,18 +45,28 @@ def upfirdn2d(
 ) -> torch.Tensor:
     """Upsample, FIR-filter and downsample each channel of `x` independently.
 
-    Output size per axis: (H * up + pad0 + pad1 - kh) // down + 1, as in NVlabs' op.
+    Output size per axis: (H * up + pad0 + pad1 - kh) // down + 1, as in NVlabs' op. The
+    kernel is a constant (no gradient flows to it); the gradient with respect to `x` is again
+    an upfirdn2d (see _UpFirDn2d), so double backpropagation (R1) costs two filter passes.
     """
     if x.ndim != 4:
         raise ValueError(f"upfirdn2d expects [N, C, H, W], got shape {tuple(x.shape)}")
     pad0, pad1 = _pair(pad)
-    n, c, h, w = x.shape
+    h, w = x.shape[2:]
     kh, kw = kernel.shape
-    kernel = kernel.to(dtype=x.dtype, device=x.device)
-    out_h = h * up + pad0 + pad1 - kh + 1
-    out_w = w * up + pad0 + pad1 - kw + 1
-    if out_h <= 0 or out_w <= 0:
+    if h * up + pad0 + pad1 - kh + 1 <= 0 or w * up + pad0 + pad1 - kw + 1 <= 0:
         raise ValueError(f"upfirdn2d: input {h}x{w} too small for kernel {kh}x{kw} with pad {pad}")
+    kernel = kernel.detach().to(dtype=x.dtype, device=x.device)
+    return _UpFirDn2d.apply(x, kernel, int(up), int(down), (pad0, pad1, pad0, pad1))
+
+
+def _upfirdn2d_forward(x: torch.Tensor, kernel: torch.Tensor, up: int, down: int, pads: tuple) -> torch.Tensor:
+    """upfirdn2d's value; pads = (x before, x after, y before, y after)."""
+    px0, px1, py0, py1 = pads
+    c, h, w = x.shape[1:]
+    kh, kw = kernel.shape
+    out_h = h * up + py0 + py1 - kh + 1  # before keeping every down-th sample
+    out_w = w * up + px0 + px1 - kw + 1
 
     if up > 1:
         # A stride-`up` transposed convolution with the (unflipped) kernel is zero insertion
@@ -64,15 +74,113 @@ def upfirdn2d(
         # sample j of the padded valid convolution is sample j + k - 1 - pad0 of the full one.
         weight = kernel[None, None].expand(c, 1, kh, kw)
         y = F.conv_transpose2d(x, weight, stride=up, groups=c)
-        off_h, off_w = kh - 1 - pad0, kw - 1 - pad0
+        off_h, off_w = kh - 1 - py0, kw - 1 - px0
         y = F.pad(y, [-off_w, out_w + off_w - y.shape[3], -off_h, out_h + off_h - y.shape[2]])
         return y[:, :, ::down, ::down] if down > 1 else y
 
     # No upsampling: pad (negative pads crop), then cross-correlate with the flipped kernel;
-    # the conv stride keeps every down-th output sample.
-    x = F.pad(x, [pad0, pad1, pad0, pad1])
+    # the conv stride keeps every down-th output sample. Equal non-negative pads go to the
+    # convolution itself, which saves a padded copy of x.
     weight = kernel.flip([0, 1])[None, None].expand(c, 1, kh, kw)
+    if px0 == px1 >= 0 and py0 == py1 >= 0:
+        return F.conv2d(x, weight, stride=down, padding=(py0, px0), groups=c)
+    x = F.pad(x, [px0, px1, py0, py1])
     return F.conv2d(x, weight, stride=down, groups=c)
+
+
+class _UpFirDn2d(torch.autograd.Function):
+    """upfirdn2d with its adjoint as backward: the transpose of "upsample by u, filter with k,
+    keep every d-th sample" is "upsample by d, filter with flipped k, keep every u-th sample"
+    with complementary pads (NVlabs' upfirdn2d gradient). Expressing the gradient this way
+    keeps double backward a filter too, where PyTorch's own double backward of a depthwise
+    convolution runs one small convolution per channel group."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, up, down, pads):
+        ctx.save_for_backward(kernel)
+        ctx.geometry = (x.shape[2], x.shape[3], up, down, pads)
+        return _upfirdn2d_forward(x, kernel, up, down, pads)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (kernel,) = ctx.saved_tensors
+        in_h, in_w, up, down, (px0, px1, py0, py1) = ctx.geometry
+        kh, kw = kernel.shape
+        out_h, out_w = dy.shape[2], dy.shape[3]
+        grad_pads = (
+            kw - px0 - 1,
+            in_w * up - out_w * down + px0 - up + 1,
+            kh - py0 - 1,
+            in_h * up - out_h * down + py0 - up + 1,
+        )
+        return _UpFirDn2d.apply(dy, kernel.flip([0, 1]), down, up, grad_pads), None, None, None, None
+
+
+def conv2d(
+    x: torch.Tensor,  # [N, Cin, H, W]
+    weight: torch.Tensor,  # [Cout, Cin, k, k]; [Cin, Cout, k, k] when transposed
+    bias: torch.Tensor | None = None,  # [Cout]
+    stride: int = 1,
+    padding: int = 0,
+    transposed: bool = False,  # conv_transpose2d (upsampling) instead of conv2d
+) -> torch.Tensor:
+    """F.conv2d / F.conv_transpose2d (groups 1): the same values and gradients, faster
+    backward passes for channels_last CPU tensors (see _Conv2dNHWC). Other tensors go
+    straight to PyTorch."""
+    if x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return _Conv2dNHWC.apply(x, weight, bias, stride, padding, transposed)
+    if transposed:
+        return F.conv_transpose2d(x, weight, bias, stride, padding)
+    return F.conv2d(x, weight, bias, stride, padding)
+
+
+class _Conv2dNHWC(torch.autograd.Function):
+    """A convolution whose backward is written with ordinary differentiable ops.
+
+    - Input gradient: the adjoint convolution (conv_transpose2d for a conv, conv2d for a
+      transposed conv). Its own backward is a normal convolution weight gradient, where
+      PyTorch's double backward of a convolution (R1's second pass through D) computes weight
+      gradients as a convolution with an image-sized kernel, several times slower on CPU.
+    - Weight and bias gradient: aten.convolution_backward; for strided convolutions on NCHW
+      copies, because oneDNN's channels_last weight gradient of a strided convolution is
+      2-3x slower while its forward pass and input gradient are faster.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, transposed):
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (stride, padding, transposed, bias is not None)
+        if transposed:
+            return F.conv_transpose2d(x, weight, bias, stride, padding)
+        return F.conv2d(x, weight, bias, stride, padding)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight = ctx.saved_tensors
+        stride, padding, transposed, has_bias = ctx.conf
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            if transposed:
+                grad_x = F.conv2d(dy, weight, None, stride, padding)
+            else:
+                # output_padding recovers the input rows a strided conv did not reach
+                k_h, k_w = weight.shape[2:]
+                extra = [
+                    x.shape[2] - ((dy.shape[2] - 1) * stride - 2 * padding + k_h),
+                    x.shape[3] - ((dy.shape[3] - 1) * stride - 2 * padding + k_w),
+                ]
+                grad_x = F.conv_transpose2d(dy, weight, None, stride, padding, extra)
+        want_b = has_bias and ctx.needs_input_grad[2]
+        if ctx.needs_input_grad[1] or want_b:
+            if stride > 1:
+                dy, x = dy.contiguous(), x.contiguous()
+            out_channels = weight.shape[1] if transposed else weight.shape[0]
+            _, grad_w, grad_b = torch.ops.aten.convolution_backward(
+                dy, x, weight, [out_channels] if want_b else None,
+                [stride, stride], [padding, padding], [1, 1], transposed, [0, 0], 1,
+                [False, ctx.needs_input_grad[1], want_b],
+            )
+        return grad_x, grad_w, grad_b, None, None, None
 
 
 def upsample_pad(kernel_size: int, factor: int = 2) -> tuple[int, int]:
@@ -97,3 +205,30 @@ def bias_leaky_relu(
     if bias is not None:
         x = x + bias.view(1, -1, *([1] * (x.ndim - 2)))
     return F.leaky_relu(x, negative_slope) * gain
+
+
+def demod_noise_bias_act(
+    x: torch.Tensor,  # [B, C, H, W] modulated convolution output, not yet demodulated
+    demod: torch.Tensor | None = None,  # [B, C] per-sample output scale; None: already applied
+    noise: torch.Tensor | None = None,  # [1 or B, 1, H, W]
+    noise_strength: torch.Tensor | None = None,  # [1] learned noise scale
+    bias: torch.Tensor | None = None,  # [C]
+    negative_slope: float = LEAKY_SLOPE,
+    gain: float = LEAKY_GAIN,
+) -> torch.Tensor:
+    """leaky_relu(x * demod + strength * noise + bias) * gain: a synthesis layer's epilogue.
+
+    The same value as the separate steps, in two or three passes over x instead of five:
+    leaky_relu(z) * g == leaky_relu(z * g) for g > 0, so the gain goes into the small factors
+    (demod, noise strength, bias), and the bias and the activation work in place on a tensor
+    that autograd does not keep.
+    """
+    scale = None if demod is None else demod[:, :, None, None] * gain  # [B, C, 1, 1]
+    if noise is not None:
+        term = noise * (noise_strength * gain)  # [1 or B, 1, H, W]
+        y = torch.add(term, x, alpha=gain) if scale is None else torch.addcmul(term, x, scale)
+    else:
+        y = x * gain if scale is None else x * scale
+    if bias is not None:
+        y = y.add_(bias.view(1, -1, *([1] * (x.ndim - 2))) * gain)
+    return F.leaky_relu_(y, negative_slope)

@@ -1,0 +1,365 @@
+"""`freezeg bench`: median seconds and peak memory of the workloads that matter for speed.
+
+Workload names are fixed: runs on the same machine (ours, rosinality/stylegan2-pytorch's)
+are compared side by side as ratios. Each workload is a setup function that builds its
+models and inputs once and returns a step callable; the registry below maps names to
+setups, so adding a workload is one `register(...)` line.
+
+Each workload runs in its own Python subprocess so that its peak memory is its own:
+- CPU (and MPS): peak resident set size of that process minus its size just before setup,
+  i.e. models, optimizer state and activations, without the interpreter and torch itself.
+- CUDA: `torch.cuda.max_memory_allocated` during setup, warm-up and the timed steps.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import partial
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .freeze import FreezeSpec, apply_generator_freeze, trainable_parameters
+from .networks import Discriminator, Generator, ModelConfig
+from .train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+
+DEFAULT_THREADS = 2
+DEFAULT_REPEAT = 5
+DEFAULT_WARMUP = 1
+ADAM_BETAS = (0.0, 0.99)  # StyleGAN2's Adam betas (rosinality train.py without lazy-reg scaling)
+LEARNING_RATE = 0.002
+R1_GAMMA = 10.0  # R1 weight (rosinality's --r1 default)
+D_REG_EVERY = 16  # lazy regularisation interval (the R1 loss is scaled by it)
+NOISE_REG_WEIGHT = 1e5  # projector's noise regularisation weight (rosinality projector.py)
+MEMORY_METHOD = {
+    "cuda": "torch.cuda.max_memory_allocated over setup, warm-up and timed steps",
+    "cpu": "peak RSS of the workload's own process minus its RSS before setup",
+}
+
+Step = Callable[[], None]
+
+
+@dataclass
+class Workload:
+    """A named benchmark: `setup(device)` builds everything and returns one step to time."""
+
+    name: str
+    setup: Callable[[torch.device], Step]
+    description: str
+
+
+WORKLOADS: dict[str, Workload] = {}
+
+
+def register(name: str, description: str, setup: Callable[[torch.device], Step]) -> Workload:
+    """Add a workload (names are compared across implementations: never rename one)."""
+    if name in WORKLOADS:
+        raise ValueError(f"workload {name!r} is registered twice")
+    WORKLOADS[name] = Workload(name, setup, description)
+    return WORKLOADS[name]
+
+
+# ---------------------------------------------------------------------------- model configs
+def config_256() -> ModelConfig:
+    """FFHQ-256 config F: style 512, 8 mapping layers, channel multiplier 2."""
+    return ModelConfig(size=256, style_dim=512, n_mlp=8, channel_multiplier=2)
+
+
+def config_64() -> ModelConfig:
+    """64px with channel multiplier 1 and the default channel table."""
+    return ModelConfig(size=64, style_dim=512, n_mlp=8, channel_multiplier=1)
+
+
+def _models(config: ModelConfig, device: torch.device, with_d: bool = True):
+    torch.manual_seed(0)
+    g = Generator(config).to(device)
+    d = Discriminator(config).to(device) if with_d else None
+    return g, d
+
+
+def _adam(params) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=LEARNING_RATE, betas=ADAM_BETAS)
+
+
+# ---------------------------------------------------------------------------- step builders
+def generator_forward(config: ModelConfig, batch: int, device: torch.device) -> Step:
+    """Mapping + synthesis with fresh noise, no autograd graph."""
+    g, _ = _models(config, device, with_d=False)
+    g.eval().requires_grad_(False)
+    z = torch.randn(batch, config.style_dim, device=device)
+
+    def step():
+        with torch.no_grad():
+            g(z)
+
+    return step
+
+
+def generator_train_step(config: ModelConfig, batch: int, device: torch.device, freeze: FreezeSpec | None = None) -> Step:
+    """Non-saturating G loss through D (D frozen for this step), backward, Adam step."""
+    g, d = _models(config, device)
+    d.requires_grad_(False)  # the G step needs gradients through D, not for D's weights
+    if freeze is not None:
+        apply_generator_freeze(g, freeze)
+    optim = _adam(trainable_parameters(g))
+    z = torch.randn(batch, config.style_dim, device=device)
+
+    def step():
+        loss = g_nonsaturating_loss(d(g(z)))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+
+    return step
+
+
+def discriminator_step(config: ModelConfig, batch: int, device: torch.device) -> Step:
+    """Logistic D loss on reals and fresh fakes (G frozen for this step), backward, Adam step."""
+    g, d = _models(config, device)
+    g.requires_grad_(False)
+    optim = _adam(trainable_parameters(d))
+    z = torch.randn(batch, config.style_dim, device=device)
+    real = torch.randn(batch, 3, config.size, config.size, device=device)
+
+    def step():
+        fake = g(z)
+        loss = d_logistic_loss(d(real), d(fake))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+
+    return step
+
+
+def discriminator_r1_step(config: ModelConfig, batch: int, device: torch.device) -> Step:
+    """Lazy R1 step: gamma/2 * R1 * interval on reals, backward (double backprop), Adam step."""
+    _, d = _models(config, device)
+    optim = _adam(trainable_parameters(d))
+    real = torch.randn(batch, 3, config.size, config.size, device=device)
+
+    def step():
+        x = real.detach().requires_grad_(True)
+        logits = d(x)
+        # `0 * logits[0]` keeps every D output in the graph, as rosinality's train.py does.
+        loss = R1_GAMMA / 2 * r1_penalty(logits, x) * D_REG_EVERY + 0 * logits[0]
+        optim.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optim.step()
+
+    return step
+
+
+def projection_noise_regularization(noises: list[torch.Tensor]) -> torch.Tensor:
+    """StyleGAN2 projector's noise penalty: squared autocorrelation of each noise map with its
+    1-pixel shifts along x and y, summed over a pyramid of 2x2-averaged scales down to 8px
+    (Karras et al. 2020, appendix D; rosinality projector.py `noise_regularize`)."""
+    loss = noises[0].new_zeros(())
+    for noise in noises:
+        size = noise.shape[2]
+        while True:
+            loss = loss + (noise * torch.roll(noise, 1, dims=3)).mean().square()
+            loss = loss + (noise * torch.roll(noise, 1, dims=2)).mean().square()
+            if size <= 8:
+                break
+            noise = noise.reshape(-1, 1, size // 2, 2, size // 2, 2).mean(dim=[3, 5])
+            size //= 2
+    return loss
+
+
+def projection_normalize_noise_(noises: list[torch.Tensor]) -> None:
+    """Re-standardise each optimised noise map to zero mean and unit variance (in place)."""
+    with torch.no_grad():
+        for noise in noises:
+            noise.sub_(noise.mean()).div_(noise.std())
+
+
+def projection_step(config: ModelConfig, device: torch.device) -> Step:
+    """One W+ projection step: MSE to a target + noise penalty, Adam on (W+, noise maps).
+
+    Self-contained stand-in for the projector's inner step (no perceptual distance); G is
+    frozen, only the latent [1, num_ws, style_dim] and the noise maps receive gradients.
+    """
+    g, _ = _models(config, device, with_d=False)
+    g.eval().requires_grad_(False)
+    target = torch.rand(1, 3, config.size, config.size, device=device) * 2 - 1
+    w = g.mean_w(n=1000).to(device)  # [1, style_dim]
+    latent = w[:, None, :].repeat(1, g.num_ws, 1).requires_grad_(True)  # [1, num_ws, style_dim]
+    noises = [n.detach().clone().requires_grad_(True) for n in g.stored_noise()]
+    optim = torch.optim.Adam([latent, *noises], lr=0.1)
+
+    def step():
+        img = g.synthesis(latent, noise=noises)
+        loss = F.mse_loss(img, target) + NOISE_REG_WEIGHT * projection_noise_regularization(noises)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        projection_normalize_noise_(noises)
+
+    return step
+
+
+# ---------------------------------------------------------------------------- the registry
+# Each setup is called with the device only.
+register("g_fwd_256_b1", "G 256px forward, batch 1, no grad", partial(generator_forward, config_256(), 1))
+register("g_fwd_256_b4", "G 256px forward, batch 4, no grad", partial(generator_forward, config_256(), 4))
+register("g_train_step_256_b4", "G step 256px batch 4: G loss through D, backward, Adam",
+         partial(generator_train_step, config_256(), 4))
+register("g_train_step_256_b4_freeze2", "the same with only the top 2 G blocks training (FreezeG)",
+         partial(generator_train_step, config_256(), 4, freeze=FreezeSpec(g_top_blocks=2)))
+register("d_step_256_b4", "D step 256px batch 4: logistic loss on real and fake, backward, Adam",
+         partial(discriminator_step, config_256(), 4))
+register("d_r1_256_b4", "lazy R1 step 256px batch 4: R1 on reals, double backprop, Adam",
+         partial(discriminator_r1_step, config_256(), 4))
+register("proj_step_256_wplus", "one W+ projection step 256px: MSE + noise penalty, Adam",
+         partial(projection_step, config_256()))
+register("g_fwd_64_b8", "G 64px (channel multiplier 1) forward, batch 8, no grad", partial(generator_forward, config_64(), 8))
+register("g_train_step_64_b8", "G step 64px batch 8", partial(generator_train_step, config_64(), 8))
+register("d_step_64_b8", "D step 64px batch 8", partial(discriminator_step, config_64(), 8))
+
+
+# ---------------------------------------------------------------------------- measuring
+def select_workloads(only: str | list[str] | None) -> list[str]:
+    """Registry names from a comma-separated `--only` value (all when None), in registry order."""
+    if only is None:
+        return list(WORKLOADS)
+    names = [n.strip() for n in (only.split(",") if isinstance(only, str) else only) if n.strip()]
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        raise ValueError(f"--only: unknown workload {', '.join(unknown)} (known: {', '.join(WORKLOADS)})")
+    if not names:
+        raise ValueError("--only: no workload named")
+    return [n for n in WORKLOADS if n in names]
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _max_rss_mb() -> float | None:
+    """High-water mark of this process's resident set size in MB (None where unknown)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KB on Linux
+
+
+def time_workload(name: str, device: torch.device, threads: int, repeat: int, warmup: int) -> dict:
+    """Run one workload in this process: {"times": [seconds per step], "peak_memory_mb": MB}."""
+    torch.set_num_threads(threads)
+    torch.ones(8, 8) @ torch.ones(8, 8)  # start the thread pool before the memory baseline
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    rss_before = _max_rss_mb()
+    step = WORKLOADS[name].setup(device)
+    for _ in range(warmup):
+        step()
+    _synchronize(device)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        _synchronize(device)
+        times.append(time.perf_counter() - start)
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        rss_after = _max_rss_mb()
+        peak = None if rss_after is None else rss_after - rss_before
+    return {"times": times, "peak_memory_mb": peak}
+
+
+def run_isolated(name: str, device: torch.device, threads: int, repeat: int, warmup: int) -> dict:
+    """`time_workload` in a fresh Python process, so that its memory peak is its own."""
+    request = json.dumps({"name": name, "device": str(device), "threads": threads, "repeat": repeat, "warmup": warmup})
+    proc = subprocess.run([sys.executable, "-m", "freezeg.bench", request], capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"benchmark {name} failed (exit code {proc.returncode}): {detail}")
+    return json.loads(lines[-1])
+
+
+def cpu_model() -> str:
+    """The processor's marketing name where the OS tells it, else platform's guess."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_benchmarks(
+    names: list[str],
+    device: torch.device,
+    threads: int = DEFAULT_THREADS,
+    repeat: int = DEFAULT_REPEAT,
+    warmup: int = DEFAULT_WARMUP,
+) -> dict:
+    """Median seconds per workload, peak memory and run metadata, as `freezeg bench --json` prints."""
+    if threads < 1 or repeat < 1 or warmup < 0:
+        raise ValueError(f"need --threads >= 1, --repeat >= 1 and --warmup >= 0 (got {threads}, {repeat}, {warmup})")
+    result: dict = {}
+    memory: dict = {}
+    spread: dict = {}
+    for name in tqdm(names, desc="bench", unit="workload", disable=None):
+        r = run_isolated(name, device, threads, repeat, warmup)
+        result[name] = statistics.median(r["times"])
+        spread[name] = [min(r["times"]), max(r["times"])]
+        memory[name] = r["peak_memory_mb"]
+    result["peak_memory_mb"] = memory
+    result["meta"] = {
+        "torch": torch.__version__,
+        "threads": threads,
+        "device": str(device),
+        "repeat": repeat,
+        "warmup": warmup,
+        "cpu": cpu_model(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "min_max_seconds": spread,
+        "memory_method": MEMORY_METHOD["cuda" if device.type == "cuda" else "cpu"],
+    }
+    return result
+
+
+def format_table(result: dict) -> str:
+    """The readable form of `run_benchmarks`' result."""
+    meta = result["meta"]
+    names = [k for k in result if k not in ("peak_memory_mb", "meta")]
+    lines = [
+        f"torch {meta['torch']} on {meta['device']} ({meta['cpu']}), {meta['threads']} threads, "
+        f"median of {meta['repeat']} after {meta['warmup']} warm-up",
+        f"{'workload':<30}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MB':>10}",
+    ]
+    for name in names:
+        lo, hi = meta["min_max_seconds"][name]
+        mem = result["peak_memory_mb"][name]
+        mem_text = "-" if mem is None else f"{mem:.0f}"
+        lines.append(f"{name:<30}{result[name]:>10.4f}{lo:>9.4f}{hi:>9.4f}{mem_text:>10}")
+    return "\n".join(lines)
+
+
+def _worker(request: str) -> None:
+    r = json.loads(request)
+    out = time_workload(r["name"], torch.device(r["device"]), r["threads"], r["repeat"], r["warmup"])
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1])

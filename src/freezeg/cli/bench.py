@@ -1,0 +1,34 @@
+"""`freezeg bench`: median seconds and peak memory per fixed-name workload."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..bench import DEFAULT_REPEAT, DEFAULT_THREADS, DEFAULT_WARMUP, WORKLOADS, format_table, run_benchmarks, select_workloads
+from ..devices import resolve_device
+from .common import add_common
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="time the standard workloads (median seconds, peak memory)",
+        description="Times each workload in its own process: median seconds per step after warm-up, "
+        f"and its peak memory. Workloads: {', '.join(WORKLOADS)}.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object: {workload: median s, peak_memory_mb, meta}")
+    p.add_argument("--only", metavar="NAME[,NAME...]", help="run only these workloads")
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help=f"torch CPU threads (default: {DEFAULT_THREADS})")
+    p.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, help=f"timed steps per workload (default: {DEFAULT_REPEAT})")
+    p.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help=f"untimed steps first (default: {DEFAULT_WARMUP})")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = select_workloads(args.only)
+    device = resolve_device(args.device)
+    result = run_benchmarks(names, device, threads=args.threads, repeat=args.repeat, warmup=args.warmup)
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    return 0

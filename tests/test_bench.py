@@ -1,0 +1,93 @@
+"""`freezeg bench`: the JSON shape, the workload registry and bad names (no timing assertions)."""
+
+import json
+from functools import partial
+
+import pytest
+import torch
+
+from freezeg import bench
+from freezeg.cli import main
+
+EXPECTED = [
+    "g_fwd_256_b1",
+    "g_fwd_256_b4",
+    "g_train_step_256_b4",
+    "g_train_step_256_b4_freeze2",
+    "d_step_256_b4",
+    "d_r1_256_b4",
+    "proj_step_256_wplus",
+    "g_fwd_64_b8",
+    "g_train_step_64_b8",
+    "d_step_64_b8",
+]
+
+
+def test_registry_has_the_fixed_workload_names():
+    assert list(bench.WORKLOADS) == EXPECTED
+
+
+def test_bench_json_has_one_median_per_workload_peak_memory_and_meta(capsys):
+    argv = ["bench", "--json", "--only", "g_fwd_64_b8", "--repeat", "1", "--warmup", "0", "--device", "cpu"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"g_fwd_64_b8", "peak_memory_mb", "meta"}
+    assert isinstance(result["g_fwd_64_b8"], float) and result["g_fwd_64_b8"] > 0
+    assert result["peak_memory_mb"]["g_fwd_64_b8"] > 0  # at least the model's 100 MB of weights
+    meta = result["meta"]
+    assert meta["torch"] == torch.__version__
+    assert (meta["threads"], meta["device"], meta["repeat"], meta["warmup"]) == (2, "cpu", 1, 0)
+    assert meta["cpu"]
+
+
+@pytest.mark.parametrize("only", ["g_fwd_64_b9", "g_fwd_64_b8,nope", ","])
+def test_unknown_workload_is_a_one_line_error(only, capsys):
+    assert main(["bench", "--only", only]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("freezeg: error: --only:")
+
+
+def test_bad_counts_are_rejected(capsys):
+    assert main(["bench", "--only", "g_fwd_64_b8", "--repeat", "0"]) == 2
+    assert "--repeat" in capsys.readouterr().err
+
+
+def test_every_step_builder_runs_on_a_tiny_config(tiny_config):
+    """The step builders behind the registry, on a 16px model: each trains what it should."""
+    dev = torch.device("cpu")
+    for step in (
+        bench.generator_forward(tiny_config, 2, dev),
+        bench.generator_train_step(tiny_config, 2, dev),
+        bench.discriminator_step(tiny_config, 2, dev),
+        bench.discriminator_r1_step(tiny_config, 2, dev),
+        bench.projection_step(tiny_config, dev),
+    ):
+        step()
+
+
+def test_time_workload_reports_times_and_memory(tiny_config, monkeypatch):
+    monkeypatch.setitem(bench.WORKLOADS, "tiny", bench.Workload("tiny", partial(bench.generator_forward, tiny_config, 2), ""))
+    out = bench.time_workload("tiny", torch.device("cpu"), threads=torch.get_num_threads(), repeat=3, warmup=1)
+    assert len(out["times"]) == 3 and all(t > 0 for t in out["times"])
+    assert out["peak_memory_mb"] >= 0
+
+
+def test_noise_regularization_penalises_autocorrelation_at_every_scale():
+    # A checkerboard is perfectly anti-correlated with its 1-pixel shifts: penalty 2 per scale...
+    board = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1
+    assert bench.projection_noise_regularization([board[None, None]]).item() == pytest.approx(2.0)
+    # ...and a constant map is perfectly correlated: (mean of 1)^2 twice per scale, 3 scales at 32px.
+    assert bench.projection_noise_regularization([torch.ones(1, 1, 32, 32)]).item() == pytest.approx(6.0)
+
+
+
+def test_table_lists_each_workload_with_its_numbers():
+    result = {
+        "g_fwd_64_b8": 0.25,
+        "peak_memory_mb": {"g_fwd_64_b8": 310.0},
+        "meta": {"torch": "2.13.0", "device": "cpu", "cpu": "Some CPU", "threads": 2, "repeat": 5, "warmup": 1,
+                 "min_max_seconds": {"g_fwd_64_b8": [0.2, 0.3]}},
+    }
+    lines = bench.format_table(result).splitlines()
+    assert "2 threads" in lines[0] and "median of 5 after 1 warm-up" in lines[0]
+    assert lines[2].split() == ["g_fwd_64_b8", "0.2500", "0.2000", "0.3000", "310"]
