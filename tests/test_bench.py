@@ -17,9 +17,12 @@ EXPECTED = [
     "d_step_256_b4",
     "d_r1_256_b4",
     "proj_step_256_wplus",
+    "proj_step_256_wplus_b8",
     "g_fwd_64_b8",
     "g_train_step_64_b8",
     "d_step_64_b8",
+    "translate_64",
+    "train_iter_64_demo_b8",
 ]
 
 
@@ -60,9 +63,16 @@ def test_every_step_builder_runs_on_a_tiny_config(tiny_config):
         bench.generator_train_step(tiny_config, 2, dev),
         bench.discriminator_step(tiny_config, 2, dev),
         bench.discriminator_r1_step(tiny_config, 2, dev),
-        bench.projection_step(tiny_config, dev),
+        bench.projection_step(tiny_config, 3, dev),
+        bench.translation(tiny_config, 2, dev),
     ):
         step()
+
+
+def test_a_training_iteration_workload_trains(tiny_config, tmp_path):
+    step = bench.training_iteration(tiny_config, 2, torch.device("cpu"), work=tmp_path)
+    step()
+    assert step.__self__.state.step == 1
 
 
 def test_time_workload_reports_times_and_memory(tiny_config, monkeypatch):
@@ -70,15 +80,6 @@ def test_time_workload_reports_times_and_memory(tiny_config, monkeypatch):
     out = bench.time_workload("tiny", torch.device("cpu"), threads=torch.get_num_threads(), repeat=3, warmup=1)
     assert len(out["times"]) == 3 and all(t > 0 for t in out["times"])
     assert out["peak_memory_mb"] >= 0
-
-
-def test_noise_regularization_penalises_autocorrelation_at_every_scale():
-    # A checkerboard is perfectly anti-correlated with its 1-pixel shifts: penalty 2 per scale...
-    board = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1
-    assert bench.projection_noise_regularization([board[None, None]]).item() == pytest.approx(2.0)
-    # ...and a constant map is perfectly correlated: (mean of 1)^2 twice per scale, 3 scales at 32px.
-    assert bench.projection_noise_regularization([torch.ones(1, 1, 32, 32)]).item() == pytest.approx(6.0)
-
 
 
 def test_table_lists_each_workload_with_its_numbers():

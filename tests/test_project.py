@@ -158,3 +158,11 @@ def test_wrong_latent_files_name_the_file_and_the_problem(tmp_path, tiny_config)
         load_latent(tmp_path / "nan.pt", g)
     with pytest.raises(ValueError, match=r"missing\.pt: no such latent file"):
         load_latent(tmp_path / "missing.pt", g)
+
+
+def test_noise_penalty_is_the_squared_autocorrelation_at_every_scale():
+    # A checkerboard is perfectly anti-correlated with its 1-pixel shifts: penalty 2 per scale...
+    board = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1
+    assert noise_regularization([board[None, None]]).item() == pytest.approx(2.0)
+    # ...and a constant map is perfectly correlated: (mean of 1)^2 twice per scale, 3 scales at 32px.
+    assert noise_regularization([torch.ones(1, 1, 32, 32)]).item() == pytest.approx(6.0)

@@ -13,24 +13,33 @@ Each workload runs in its own Python subprocess so that its peak memory is its o
 
 from __future__ import annotations
 
+import atexit
 import json
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
+from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from .freeze import FreezeSpec, apply_generator_freeze, trainable_parameters
+from .data.synthetic import write_domain
+from .distances import make_distance
 from .networks import Discriminator, Generator, ModelConfig
+from .project import ProjectionOptions, Projector, latent_stats
+from .train.loop import Trainer
 from .train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from .train.options import TrainOptions
 
 DEFAULT_THREADS = 2
 DEFAULT_REPEAT = 5
@@ -158,53 +167,60 @@ def discriminator_r1_step(config: ModelConfig, batch: int, device: torch.device)
     return step
 
 
-def projection_noise_regularization(noises: list[torch.Tensor]) -> torch.Tensor:
-    """StyleGAN2 projector's noise penalty: squared autocorrelation of each noise map with its
-    1-pixel shifts along x and y, summed over a pyramid of 2x2-averaged scales down to 8px
-    (Karras et al. 2020, appendix D; rosinality projector.py `noise_regularize`)."""
-    loss = noises[0].new_zeros(())
-    for noise in noises:
-        size = noise.shape[2]
-        while True:
-            loss = loss + (noise * torch.roll(noise, 1, dims=3)).mean().square()
-            loss = loss + (noise * torch.roll(noise, 1, dims=2)).mean().square()
-            if size <= 8:
-                break
-            noise = noise.reshape(-1, 1, size // 2, 2, size // 2, 2).mean(dim=[3, 5])
-            size //= 2
-    return loss
+class PixelMSE(nn.Module):
+    """Per-image mean squared error [B]: the distance of the `proj_step_*` workloads."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (x - y).square().mean(dim=[1, 2, 3])
 
 
-def projection_normalize_noise_(noises: list[torch.Tensor]) -> None:
-    """Re-standardise each optimised noise map to zero mean and unit variance (in place)."""
-    with torch.no_grad():
-        for noise in noises:
-            noise.sub_(noise.mean()).div_(noise.std())
-
-
-def projection_step(config: ModelConfig, device: torch.device) -> Step:
-    """One W+ projection step: MSE to a target + noise penalty, Adam on (W+, noise maps).
-
-    Self-contained stand-in for the projector's inner step (no perceptual distance); G is
-    frozen, only the latent [1, num_ws, style_dim] and the noise maps receive gradients.
-    """
+def projection_step(config: ModelConfig, batch: int, device: torch.device) -> Step:
+    """One W+ projection step of `batch` images at once (freezeg.project.Projector): pixel MSE
+    + the noise penalty, Adam on the per-layer latents and the noise maps; G gets no gradient."""
     g, _ = _models(config, device, with_d=False)
     g.eval().requires_grad_(False)
-    target = torch.rand(1, 3, config.size, config.size, device=device) * 2 - 1
-    w = g.mean_w(n=1000).to(device)  # [1, style_dim]
-    latent = w[:, None, :].repeat(1, g.num_ws, 1).requires_grad_(True)  # [1, num_ws, style_dim]
-    noises = [n.detach().clone().requires_grad_(True) for n in g.stored_noise()]
-    optim = torch.optim.Adam([latent, *noises], lr=0.1)
+    targets = torch.rand(batch, 3, config.size, config.size, device=device) * 2 - 1
+    options = ProjectionOptions(space="w+", steps=10**6, noise_regularize=NOISE_REG_WEIGHT)
+    projector = Projector(g, targets, PixelMSE(), options, stats=latent_stats(g, n=1000))
+    return projector.step
+
+
+def config_demo_64() -> ModelConfig:
+    """The demo family's model at 64px (style 64, 4 mapping layers, channels 64..16): CPU-sized."""
+    return ModelConfig(size=64, style_dim=64, n_mlp=4, channels={4: 64, 8: 64, 16: 64, 32: 32, 64: 16})
+
+
+def translation(config: ModelConfig, steps: int, device: torch.device) -> Step:
+    """A whole translation of one image: `steps` W+ projection steps with the source G and the
+    default (offline) distance, then the render with the target G."""
+    source, _ = _models(config, device, with_d=False)
+    target = Generator(config).to(device)
+    for g in (source, target):
+        g.eval().requires_grad_(False)
+    image = torch.rand(1, 3, config.size, config.size, device=device) * 2 - 1
+    options = ProjectionOptions(space="w+", steps=steps)
+    distance, stats = make_distance("default", device=device), latent_stats(source)
 
     def step():
-        img = g.synthesis(latent, noise=noises)
-        loss = F.mse_loss(img, target) + NOISE_REG_WEIGHT * projection_noise_regularization(noises)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        projection_normalize_noise_(noises)
+        projector = Projector(source, image, distance, options, stats=stats).run(progress=False)
+        with torch.no_grad():
+            target.synthesis(projector.ws(), noise=projector.noise)
 
     return step
+
+
+def training_iteration(config: ModelConfig, batch: int, device: torch.device, work: Path | None = None) -> Step:
+    """One full `freezeg train` iteration (D step, lazy R1, G step, lazy path length, EMA, ADA)
+    on a synthetic dataset written to `work` (default: a temporary folder), as the demo trains."""
+    if work is None:
+        work = Path(tempfile.mkdtemp(prefix="freezeg-bench-"))
+        atexit.register(shutil.rmtree, work, ignore_errors=True)  # the workload runs in its own process
+    write_domain("blobs", 64, config.size, work / "data")
+    options = TrainOptions(data=str(work / "data"), out=str(work / "run"), size=config.size,
+                           style_dim=config.style_dim, n_mlp=config.n_mlp, channels=config.channels,
+                           batch=batch, steps=10**9, device=str(device), augment="ada", sample_seeds=0, eval_images=0)
+    trainer = Trainer(options)
+    return trainer.iteration
 
 
 # ---------------------------------------------------------------------------- the registry
@@ -220,10 +236,16 @@ register("d_step_256_b4", "D step 256px batch 4: logistic loss on real and fake,
 register("d_r1_256_b4", "lazy R1 step 256px batch 4: R1 on reals, double backprop, Adam",
          partial(discriminator_r1_step, config_256(), 4))
 register("proj_step_256_wplus", "one W+ projection step 256px: MSE + noise penalty, Adam",
-         partial(projection_step, config_256()))
+         partial(projection_step, config_256(), 1))
+register("proj_step_256_wplus_b8", "the same for 8 images at once (each independent)",
+         partial(projection_step, config_256(), 8))
 register("g_fwd_64_b8", "G 64px (channel multiplier 1) forward, batch 8, no grad", partial(generator_forward, config_64(), 8))
 register("g_train_step_64_b8", "G step 64px batch 8", partial(generator_train_step, config_64(), 8))
 register("d_step_64_b8", "D step 64px batch 8", partial(discriminator_step, config_64(), 8))
+register("translate_64", "translate one 64px image (demo-size model): 300 W+ steps + target render",
+         partial(translation, config_demo_64(), 300))
+register("train_iter_64_demo_b8", "one freezeg train iteration, demo-size 64px model, batch 8",
+         partial(training_iteration, config_demo_64(), 8))
 
 
 # ---------------------------------------------------------------------------- measuring

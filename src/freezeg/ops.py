@@ -113,7 +113,8 @@ class _UpFirDn2d(torch.autograd.Function):
             kh - py0 - 1,
             in_h * up - out_h * down + py0 - up + 1,
         )
-        return _UpFirDn2d.apply(dy, kernel.flip([0, 1]), down, up, grad_pads), None, None, None, None
+        kernel = kernel.flip([0, 1]).to(dy.dtype)  # dy is bfloat16 when the forward ran under autocast
+        return _UpFirDn2d.apply(dy, kernel, down, up, grad_pads), None, None, None, None
 
 
 def conv2d(
@@ -158,6 +159,10 @@ class _Conv2dNHWC(torch.autograd.Function):
     def backward(ctx, dy):
         x, weight = ctx.saved_tensors
         stride, padding, transposed, has_bias = ctx.conf
+        # Under autocast the forward ran in bfloat16 while x/weight were saved as given: compute
+        # the gradients in one common dtype (autograd casts each back to its input's dtype).
+        dtype = torch.promote_types(torch.promote_types(dy.dtype, x.dtype), weight.dtype)
+        dy, x, weight = dy.to(dtype), x.to(dtype), weight.to(dtype)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             if transposed:
