@@ -293,7 +293,7 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path, cartoons, sourc
            "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--eval-images", "0"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[:3000]  # the head holds the workers' own messages
     ckpt = load_checkpoint(run / "checkpoints" / "step-0000003.pt")
     assert ckpt.meta["world_size"] == 2
     first, second = ckpt.meta["process_digests"]

@@ -469,7 +469,11 @@ class Trainer:
                 if step % o.log_every == 0 or step == o.steps:
                     self._log(bar)  # after the checkpoint, so the row carries this step's SWD
                 if stop:
+                    self._barrier()  # see below
                     raise StopRequested(f"stopped at step {step}; continue with --resume")
+            # Rank 0 may still be writing the last checkpoint; a process that left the gloo group
+            # meanwhile aborts at exit ("terminate called without an active exception").
+            self._barrier()
         finally:
             bar.close()
             self._restore_signal_handlers(handlers)
