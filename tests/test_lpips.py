@@ -63,7 +63,7 @@ def _reference_distance(x, y, vgg, lin):
 
 
 def _taps(h, vgg):
-    out, index, block = [], 0, 0
+    out, index = [], 0
     for item in CONVS:
         if item == "M":
             out.append(h)  # the ReLU output just before each pooling

@@ -268,7 +268,12 @@ def test_existing_run_is_kept_unless_resumed_or_overwritten(tmp_path, cartoons, 
 
 def test_a_run_folder_stands_for_its_newest_checkpoint(tmp_path, cartoons, source_ckpt, capsys):
     assert main(_finetune_argv(tmp_path, cartoons, source_ckpt, "--steps", "3", "--ckpt-every", "2")) == 0
-    assert load_checkpoint(tmp_path / "run").step == 3
+    newest = load_checkpoint(tmp_path / "run")
+    assert newest.step == 3
+    source_config = load_checkpoint(source_ckpt).config
+    args = newest.parts["args"]  # the model's own config, not the unused --style-dim default
+    assert (args["size"], args["style_dim"], args["latent"]) == (source_config.size, source_config.style_dim,
+                                                                 source_config.style_dim)
     out = tmp_path / "grid.png"
     assert main(["generate", "--ckpt", str(tmp_path / "run"), "--seeds", "0-3", "--out", str(out)]) == 0
     assert Image.open(out).size == (2 + 2 * 18, 2 + 2 * 18)

@@ -105,7 +105,7 @@ def format_description(info: dict) -> str:
     for k in ("g_optim", "d_optim"):
         if k in info:
             o = info[k]
-            lines.append(f"optimizer: {k} {o['tensors']} tensors, Adam step {o['adam_step']}, lr {o['lr']}")
+            lines.append(f"optimizer: {k} {o['tensors']} tensors, Adam step {o['adam_step']}, lr {_number(o['lr'])}")
     if "ada_aug_p" in info:
         lines.append(f"ada_aug_p: {info['ada_aug_p']:.4f}")
     if "latent_avg" in info:
@@ -142,3 +142,7 @@ def run_freeze_plan(args: argparse.Namespace) -> int:
     else:
         print(format_plan(rows, spec))
     return 0
+
+
+def _number(x) -> str:
+    return "?" if x is None else f"{x:.6g}"

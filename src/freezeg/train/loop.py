@@ -547,6 +547,14 @@ class Trainer:
             },
         }
 
+    def checkpoint_args(self) -> dict:
+        """The run's options with the model's actual config (a fine-tune's comes from its source).
+
+        rosinality spells the latent width `latent`; both names are given.
+        """
+        config = self.g.config.to_dict()
+        return {**self.options.to_dict(), **config, "latent": config["style_dim"]}
+
     def save_checkpoint(self, evaluate: bool = True) -> None:
         """Write step-N.pt (rosinality train layout + metadata) on rank 0 and prune old ones.
 
@@ -571,7 +579,7 @@ class Trainer:
         save_checkpoint(
             path, g=self.g, d=self.d, g_ema=self.g_ema,
             g_optim=full_state(self.g_optim, self.g), d_optim=full_state(self.d_optim, self.d),
-            args=self.options.to_dict(),
+            args=self.checkpoint_args(),
             ada_aug_p=self.augment.p if self.augment is not None else 0.0,
             meta=meta,
         )
