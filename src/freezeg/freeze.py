@@ -14,13 +14,13 @@ matching parameter-name substrings (rosinality's `'convs.1'` would also match `c
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
 from torch import nn
 
 from .networks import Discriminator, Generator, ModelConfig
+from .ranges import int_range
 
 
 @dataclass
@@ -94,11 +94,10 @@ def parse_layer_range(text: str | None) -> tuple[int, int] | None:
     """'3-7' -> (3, 7); '5' -> (5, 5); None -> None."""
     if text is None or text == "":
         return None
-    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", str(text))
-    if not m:
+    bounds = int_range(str(text))
+    if bounds is None:
         raise ValueError(f"layer range must look like A-B or A (w-layer indices), got {text!r}")
-    a = int(m.group(1))
-    b = int(m.group(2)) if m.group(2) is not None else a
+    a, b = bounds
     if b < a:
         raise ValueError(f"layer range {text!r}: end is before start")
     return a, b

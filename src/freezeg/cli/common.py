@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from ..devices import DEVICE_CHOICES
+from ..ranges import int_range
 
 
 def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -21,11 +21,10 @@ def parse_seeds(text: str) -> list[int]:
     """'0-15' -> 0..15; '1,5,9' -> [1, 5, 9]; '0-3,10' -> [0, 1, 2, 3, 10]."""
     seeds: list[int] = []
     for part in str(text).split(","):
-        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
-        if not m:
+        bounds = int_range(part)
+        if bounds is None:
             raise ValueError(f"--seeds: cannot read {part!r} (use e.g. 0-15 or 1,5,9)")
-        a = int(m.group(1))
-        b = int(m.group(2)) if m.group(2) is not None else a
+        a, b = bounds
         if b < a:
             raise ValueError(f"--seeds: range {part.strip()!r} ends before it starts")
         seeds.extend(range(a, b + 1))

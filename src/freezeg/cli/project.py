@@ -28,6 +28,12 @@ from .common import add_common, check_output, parse_seeds
 log = logging.getLogger("freezeg")
 
 
+def _add_outputs(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--poor-psnr", type=float, default=DEFAULT_POOR_PSNR, help="flag inversions below this PSNR (dB)")
+    p.add_argument("--overwrite", action="store_true", help=f"redo {what} whose outputs exist")
+
+
 def _add_inversion(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("projection")
     g.add_argument("--space", choices=SPACES, default="w", help="optimise one w for all layers (w, default) or one per layer (w+)")
@@ -62,9 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "DIR/fidelity.json; a rerun skips images already done.")
     p.add_argument("images", nargs="+", metavar="IMAGES", help="image files or folders")
     p.add_argument("--ckpt", required=True, help="generator checkpoint to invert")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--poor-psnr", type=float, default=DEFAULT_POOR_PSNR, help="flag inversions below this PSNR (dB)")
-    p.add_argument("--overwrite", action="store_true", help="redo images whose outputs exist")
+    _add_outputs(p, "images")
     _add_inversion(p)
     add_common(p)
     p.set_defaults(func=run_project)
@@ -77,10 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUTS", help="images, latent files (.pt), videos (.gif/.mp4) or folders")
     p.add_argument("--source", required=True, help="source generator checkpoint (inverts the inputs)")
     p.add_argument("--target", required=True, help="fine-tuned target generator checkpoint (renders them)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--warm-steps", type=int, help="steps per video frame after the first (default: --steps / 3)")
-    p.add_argument("--poor-psnr", type=float, default=DEFAULT_POOR_PSNR, help="flag inversions below this PSNR (dB)")
-    p.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist")
+    _add_outputs(p, "inputs")
     _add_style(p)
     _add_inversion(p)
     add_common(p)
