@@ -50,6 +50,9 @@ def main(demo: Path, out: Path) -> None:
     source_samples = Image.open(newest(demo / "source" / "samples", "step-*.png")).convert("RGB")
     enlarge(source_samples).save(out / "source-samples.png")
     enlarge(finetune_progress(demo / "target" / "samples")).save(out / "finetune-progress.png")
+    halfway = sorted((demo / "target" / "samples").glob("step-*.png"))
+    halfway = halfway[len(halfway) // 2]  # a sample grid as training writes it, mid-run
+    enlarge(Image.open(halfway).convert("RGB")).save(out / f"finetune-samples-{halfway.stem}.png")
 
     panels = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((demo / "translate" / "panels").glob("*.png"))]
     gap = np.full((panels[0].shape[0], 6, 3), 255, np.uint8)
