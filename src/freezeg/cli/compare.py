@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", default="0-15", help="seeds, e.g. 0-31 or 1,5,9 (default 0-15)")
     p.add_argument("--columns", type=int, default=8, help="pairs per row (default 8)")
     p.add_argument("--out", required=True, help="output image (PNG/JPEG)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_common(p)
     p.set_defaults(func=run_pairs)
 
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
     p.add_argument("--noise-seed", type=int, default=0, help="seed of the noise maps, fixed for the loop")
     p.add_argument("--out", required=True, help=f"output animation ({', '.join(VIDEO_SUFFIXES)})")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_common(p)
     p.set_defaults(func=run_interpolate)
 
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=float, default=0.0,
                    help="smooth blend: sigmoid width in octaves (0: hard swap, default)")
     p.add_argument("--out", required=True, help="output checkpoint")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_common(p)
     p.set_defaults(func=run_blend)
 

@@ -103,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mix-strength", type=float, default=1.0, metavar="A", help="0: content only, 1: style latents (default)")
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi for seeds (default 1)")
     p.add_argument("--out", required=True, help="output grid image (PNG/JPEG)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     _add_inversion(p)
     add_common(p)
     p.set_defaults(func=run_mix)
