@@ -1,0 +1,46 @@
+"""Pseudo image-to-image translation: project with the source generator, render with the target.
+
+An input (image, latent file or video) is inverted with the *source* generator (freezeg.project)
+and its latent rendered with the *fine-tuned target* generator, optionally with the later
+layers' latents taken from a style source (layer mixing). Translation is only as good as the
+inversion, so every output comes with its reconstruction and fidelity numbers, and poor
+inversions are flagged on the summary page.
+
+One module per concern:
+    inputs     what to process: images, latent files, videos; fitting images to the model
+    inversion  how inputs are projected into the source's latent space
+    render     latents -> images, panels, flicker
+    style      layer mixing (--mix-from, style seeds/images/latents) and mixing grids
+    frames     videos, frame by frame with warm starts
+    records    an output folder's layout and fidelity.json (what makes runs resumable)
+    summary    summary.html
+    run        FolderRun, which ties them together for the CLI
+"""
+
+from .frames import fit_frames, mean_fidelity, project_frames
+from .inputs import LATENT_SUFFIXES, InputItem, Inputs, collect_inputs, fit_to_model, input_kind, read_target
+from .inversion import Inversion, project_style_image
+from .records import (
+    DEFAULT_POOR_PSNR,
+    FIDELITY_FILE,
+    LATENTS,
+    PANELS,
+    RECONSTRUCTIONS,
+    TRANSLATED,
+    OutputLayout,
+    RunRecords,
+    RunReport,
+    read_records,
+)
+from .render import RENDER_BATCH, flicker, panel, render
+from .run import FolderRun
+from .style import StyleMix, layer_index, mix_grid, mix_styles, seed_style
+from .summary import SUMMARY_FILE, write_summary
+
+__all__ = [
+    "DEFAULT_POOR_PSNR", "FIDELITY_FILE", "LATENTS", "LATENT_SUFFIXES", "PANELS", "RECONSTRUCTIONS", "RENDER_BATCH",
+    "SUMMARY_FILE", "TRANSLATED", "FolderRun", "InputItem", "Inputs", "Inversion", "OutputLayout", "RunRecords",
+    "RunReport", "StyleMix", "collect_inputs", "fit_frames", "fit_to_model", "flicker", "input_kind", "layer_index",
+    "mean_fidelity", "mix_grid", "mix_styles", "panel", "project_frames", "project_style_image", "read_records",
+    "read_target", "render", "seed_style", "write_summary",
+]
