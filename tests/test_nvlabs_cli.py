@@ -63,6 +63,16 @@ def test_convert_to_nvlabs_names_their_state_dict_and_round_trips(tmp_path):
         b = freezeg.load_generator(SG3)(z, truncation=0.7, noise_mode="const")
     assert torch.equal(a, b)
     assert float((a - expected["img_const_psi07"]).abs().max()) <= 1e-4
+    # and the NVlabs-named file itself reads back into our networks (every command takes it)
+    back = load_checkpoint(nv)
+    assert back.format == "nvlabs-state-dicts" and back.config.to_dict() == config.to_dict()
+    original = load_checkpoint(SG3)
+    for part in ("g_ema", "g", "d", "latent_avg"):
+        value = original.parts[part]
+        if torch.is_tensor(value):
+            assert torch.equal(back.parts[part], value)
+        else:
+            assert all(torch.equal(back.parts[part][k], v) for k, v in value.items())
 
 
 def test_channel_tables_nvlabs_cannot_build_are_refused(tmp_path, capsys):

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from .files import atomic_path
-from .nvlabs.importer import NVlabsPickleError, read_network_pickle
+from .nvlabs.importer import NVLABS_STATE_DICTS, NVlabsPickleError, import_state_dicts, read_network_pickle
 from .networks import Discriminator, Generator, ModelConfig, default_channels
 from .ops import fir_taps
 from .run_layout import periodic_checkpoints
@@ -52,7 +52,7 @@ class Checkpoint:
     """The parts of a loaded checkpoint file and what they tell about the model."""
 
     path: str  # where it came from ("<state dict>" for in-memory input)
-    format: str  # rosinality-train | rosinality-convert | freezeg | generator-state-dict | discriminator-state-dict | nvlabs-pickle
+    format: str  # rosinality-train | rosinality-convert | freezeg | generator-state-dict | discriminator-state-dict | nvlabs-pickle | nvlabs-state-dicts
     parts: dict[str, Any]  # top-level entries as loaded (state dicts, optimizer states, ...)
     config: ModelConfig | None  # inferred from tensor shapes
     meta: dict[str, Any] = field(default_factory=dict)  # the `freezeg` dict of our own files
@@ -233,6 +233,12 @@ def load_checkpoint(path_or_state: str | os.PathLike | Mapping) -> Checkpoint:
             config = infer_discriminator_config(parts["d"])
     except (KeyError, IndexError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{where}: tensor shapes do not describe a StyleGAN2 model ({type(e).__name__}: {e})") from None
+    if meta.get("format") == NVLABS_STATE_DICTS and config is not None:  # our `convert --to nvlabs` output
+        try:
+            parts = import_state_dicts(config, parts, where)
+        except NVlabsPickleError as e:
+            raise CheckpointError(str(e)) from None
+        fmt = NVLABS_STATE_DICTS
     return Checkpoint(path=where, format=fmt, parts=parts, config=config, meta=meta)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from .checkpoint import Checkpoint, CheckpointError, atomic_torch_save, build_discriminator, build_generator, save_checkpoint
 from .networks import ModelConfig
 from .nvlabs.exporter import constructor_kwargs, nvlabs_state_dict
+from .nvlabs.importer import NVLABS_STATE_DICTS
 
 log = logging.getLogger("freezeg")
 
@@ -72,7 +73,7 @@ def to_nvlabs(ckpt: Checkpoint, out: str | Path) -> tuple[Path, list[str]]:
         out_dict["D"] = nvlabs_state_dict(config, d.state_dict(), "d")
     parts = list(out_dict)
     out_dict.update(kwargs)
-    out_dict["freezeg"] = {"format": "nvlabs-state-dicts", "config": config.to_dict(), "source": ckpt.path}
+    out_dict["freezeg"] = {"format": NVLABS_STATE_DICTS, "config": config.to_dict(), "source": ckpt.path}
     path = Path(out)
     atomic_torch_save(out_dict, path)
     return path, parts

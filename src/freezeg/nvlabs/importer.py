@@ -26,6 +26,7 @@ from .unpickler import PickleRefused, PickleUnreadable, load_restricted
 
 NETWORK_KEYS = ("G_ema", "G", "D")  # snapshot entries we read; augment_pipe and the rest are ignored
 OUR_PART = {"G_ema": "g_ema", "G": "g", "D": "d"}
+NVLABS_STATE_DICTS = "nvlabs-state-dicts"  # the format of `freezeg convert --to nvlabs` files
 
 
 class NVlabsPickleError(ValueError):
@@ -86,6 +87,19 @@ def _import_networks(data: Any, where: str) -> ImportedNetworks:
     if "D" in records:
         config, parts["d"] = _read_discriminator(records["D"], f"{where}: D", config)
     return ImportedNetworks(config=config, parts=parts, source=_describe(data, records))
+
+
+def import_state_dicts(config: ModelConfig, nets: dict[str, Any], where: str) -> dict[str, Any]:
+    """NVlabs-named state dicts (G_ema, G, D; as `freezeg convert --to nvlabs` writes them) ->
+    our parts, through the same table and shape checks as a pickle."""
+    parts: dict[str, Any] = {}
+    for key in NETWORK_KEYS:
+        if isinstance(nets.get(key), dict):
+            cls, table = (Discriminator, discriminator_table) if key == "D" else (Generator, generator_table)
+            parts[OUR_PART[key]], w_avg = _convert(nets[key], table(config), _shapes(cls, config), f"{where}: {key}")
+            if w_avg is not None:
+                parts.setdefault(LATENT_AVG, w_avg)
+    return parts
 
 
 # --------------------------------------------------------------------------- generator
