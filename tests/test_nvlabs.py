@@ -7,6 +7,7 @@ record by freezeg's writer, and the outputs NVlabs' networks computed (see its R
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import pickle
@@ -19,7 +20,7 @@ import torch
 import freezeg
 from freezeg.checkpoint import CheckpointError, load_checkpoint
 from freezeg.cli import main
-from freezeg.networks import Generator
+from freezeg.networks import Discriminator, Generator
 from freezeg.nvlabs.exporter import nvlabs_state_dicts
 from freezeg.nvlabs.names import discriminator_table, generator_table
 from freezeg.nvlabs.writer import NetworkWriter, snapshot, write_network_pickle
@@ -197,6 +198,25 @@ def test_other_architectures_are_refused(tmp_path, net, arch):
             rec.state["architecture"] = arch
     with pytest.raises(CheckpointError, match=rf"{net}: a StyleGAN2 \w+ with the '{arch}' architecture"):
         load_checkpoint(write(tmp_path, data))
+
+
+def test_grayscale_model_is_refused(tmp_path):
+    config, nets = tiny_networks()
+    data = snapshot(config, nets)
+    data["G_ema"].state["img_channels"] = 1
+    with pytest.raises(CheckpointError, match=r"G_ema: a network for 1-channel images; freezeg works with RGB"):
+        load_checkpoint(write(tmp_path, data))
+
+
+def test_stddev_over_the_whole_batch_and_more_channels_are_carried(tmp_path):
+    config, _ = tiny_networks()
+    config = dataclasses.replace(config, mbstd_group=None, mbstd_channels=2)
+    parts = {"g_ema": Generator(config).state_dict(), "d": Discriminator(config).state_dict(),
+             "latent_avg": torch.zeros(config.style_dim)}
+    back = load_checkpoint(write(tmp_path, snapshot(config, nvlabs_state_dicts(config, parts))))
+    assert (back.config.mbstd_group, back.config.mbstd_channels) == (None, 2)
+    d = freezeg.load_discriminator(back)
+    assert d.stddev_group is None and d(torch.randn(3, 3, 16, 16)).shape == (3, 1)
 
 
 def test_unknown_network_class_is_refused(tmp_path):
