@@ -23,6 +23,7 @@ EXPECTED = [
     "d_step_64_b8",
     "translate_64",
     "train_iter_64_demo_b8",
+    "convert_pkl_256",
 ]
 
 
@@ -92,3 +93,12 @@ def test_table_lists_each_workload_with_its_numbers():
     lines = bench.format_table(result).splitlines()
     assert "2 threads" in lines[0] and "median of 5 after 1 warm-up" in lines[0]
     assert lines[2].split() == ["g_fwd_64_b8", "0.2500", "0.2000", "0.3000", "310"]
+
+
+def test_convert_pickle_workload_converts_a_real_pickle(tmp_path):
+    config = bench.ModelConfig(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8}, conv_clamp=256)
+    step = bench.convert_pickle(config, torch.device("cpu"), work=tmp_path)
+    step()
+    converted = bench.load_checkpoint(tmp_path / "converted.pt")
+    assert converted.config.to_dict() == config.to_dict()
+    assert bench.load_checkpoint(tmp_path / "network.pkl").format == "nvlabs-pickle"

@@ -32,10 +32,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .checkpoint import load_checkpoint
+from .convert import convert
 from .freeze import FreezeSpec, apply_generator_freeze, trainable_parameters
 from .data.synthetic import write_domain
 from .distances import make_distance
 from .networks import Discriminator, Generator, ModelConfig
+from .nvlabs.exporter import nvlabs_state_dicts
+from .nvlabs.writer import snapshot, write_network_pickle
 from .project import ProjectionOptions, Projector, latent_stats
 from .train.loop import Trainer
 from .train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
@@ -223,6 +227,25 @@ def training_iteration(config: ModelConfig, batch: int, device: torch.device, wo
     return trainer.iteration
 
 
+def convert_pickle(config: ModelConfig, device: torch.device, work: Path | None = None) -> Step:
+    """`freezeg convert NETWORK.pkl --out F.pt`: restricted unpickling, mapping onto our networks
+    (built and loaded, so a broken file fails here), saving our checkpoint. The pickle holds G,
+    G_ema and D with random weights in stylegan2-ada-pytorch's record layout, written once by
+    freezeg's writer. CPU work whatever the device."""
+    if work is None:
+        work = Path(tempfile.mkdtemp(prefix="freezeg-bench-"))
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
+    g, d = _models(config, torch.device("cpu"))
+    parts = {"g_ema": g.state_dict(), "g": g.state_dict(), "d": d.state_dict(), "latent_avg": torch.randn(config.style_dim)}
+    pkl = write_network_pickle(work / "network.pkl", snapshot(config, nvlabs_state_dicts(config, parts), num_fp16_res=4))
+    del g, d, parts
+
+    def step():
+        convert(load_checkpoint(pkl), work / "converted.pt")
+
+    return step
+
+
 # ---------------------------------------------------------------------------- the registry
 # Each setup is called with the device only.
 register("g_fwd_256_b1", "G 256px forward, batch 1, no grad", partial(generator_forward, config_256(), 1))
@@ -246,6 +269,8 @@ register("translate_64", "translate one 64px image (demo-size model): 300 W+ ste
          partial(translation, config_demo_64(), 300))
 register("train_iter_64_demo_b8", "one freezeg train iteration, demo-size 64px model, batch 8",
          partial(training_iteration, config_demo_64(), 8))
+register("convert_pkl_256", "freezeg convert of an NVlabs 256px config-F pickle (G, G_ema, D; conv_clamp 256): read, map, save",
+         partial(convert_pickle, ModelConfig(size=256, style_dim=512, n_mlp=8, channel_multiplier=2, conv_clamp=256)))
 
 
 # ---------------------------------------------------------------------------- measuring
