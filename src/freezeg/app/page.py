@@ -123,7 +123,7 @@ def build_page(studio: Studio) -> gr.Blocks:
                     gr.Markdown(PROJECTION_HELP)
                     with gr.Row():
                         steps = gr.Slider(10, 3000, value=studio.inversion.options.steps, step=10,
-                                          label="Steps", info="optimisation steps")
+                                          label="Steps", info="optimisation steps", elem_id="projection-steps")
                         space = gr.Radio(["w", "w+"], value=studio.inversion.options.space, label="Latent space")
 
             with gr.Tab("Pairs"):
