@@ -97,6 +97,22 @@ def test_render_controls_re_render_without_projecting(studio, photo, monkeypatch
     assert calls == []
 
 
+def test_only_truncation_or_a_new_latent_redraws_the_reconstruction(studio, photo, monkeypatch):
+    session = studio.use_seed(studio.new_session(), 2)
+    drawn = []
+    real = studio_module.render
+    monkeypatch.setattr(studio_module, "render", lambda g, *a: drawn.append(g is studio.source) or real(g, *a))
+    first = studio.rerender(session, settings())
+    studio.rerender(session, settings(style_strength=0.5))
+    studio.rerender(session, settings(blend=(1.0, 0.0, 1.0), target="copy-of-source"))
+    assert drawn == [True, False, False, False]
+    truncated = studio.rerender(session, settings(truncation=0.5))
+    assert drawn[-2:] == [True, False] and not np.array_equal(truncated.reconstruction, first.reconstruction)
+    session = studio.use_seed(session, 3)
+    studio.rerender(session, settings(truncation=0.5))
+    assert drawn[-2:] == [True, False]
+
+
 def test_blended_generators_are_made_once_per_setting(studio, photo, monkeypatch):
     made = []
     real = studio_module.blend_blocks
@@ -232,6 +248,12 @@ def test_pairs_and_interpolation_tabs(studio, photo, monkeypatch):
         studio.pairs(session, settings(), "0-99")
     gif = read_video(studio.interpolation(session, settings(), "1,5", 6, 12, "gif"))
     assert len(gif) == 6 and gif.frames[0].shape == (16, 36, 3)
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        assert len(read_video(studio.interpolation(session, settings(), "1,5", 6, 12, "mp4"))) == 6
     with pytest.raises(UploadError, match="no image or latent yet"):
         studio.interpolation(session, settings(), "1", 6, 12, "gif", with_latent=True)
     session = studio.open_upload(session, str(photo))

@@ -140,6 +140,8 @@ def _wait_for_new_image(page, elem_id: str, old: str | None) -> str:
 def test_a_visitor_translates_restyles_and_recovers_from_a_bad_upload(server, browser, models, tmp_path):
     url, proc = server
     page = browser.new_page(viewport={"width": 1280, "height": 1500})
+    outside = []
+    page.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:")) else outside.append(r.url))
     page.goto(url)
     page.wait_for_selector("#upload input[type=file]", state="attached", timeout=TIMEOUT_MS)
     assert "Upload an image" in _text(page, "#status")
@@ -176,6 +178,8 @@ def test_a_visitor_translates_restyles_and_recovers_from_a_bad_upload(server, br
     _wait_for_text(page, "#downloads", "second-latent")
     assert _image_src(page, "translation-image") not in (first, restyled)
 
+    assert outside == []  # the page loads nothing from other hosts (fonts, scripts, analytics)
+
     # Another visitor sees none of it.
     stranger = browser.new_page()
     stranger.goto(url)
@@ -200,3 +204,16 @@ def test_projection_shows_live_progress_and_stops(server, browser, models):
     _wait_for_text(page, "#status", "Projection stopped after")
     _wait_for_text(page, "#report", "of 3000 steps (Stop was pressed)")
     assert _image_src(page, "translation-image")
+
+
+def test_pairs_and_interpolation_tabs_draw(server, browser):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 1200})
+    page.goto(url)
+    page.get_by_role("tab", name="Pairs").click()
+    page.get_by_role("button", name="Draw pairs").click()
+    _wait_for_new_image(page, "pairs-image", None)
+    page.get_by_role("tab", name="Interpolation").click()
+    page.get_by_role("button", name="Make animation").click()
+    src = _wait_for_new_image(page, "loop-gif", None)
+    assert src.endswith(".gif")

@@ -118,7 +118,7 @@ def build_page(studio: Studio) -> gr.Blocks:
                         w["style_source"] = gr.Radio(["seed", "style image"], value="seed", label="Style source")
                         w["style_seed"] = gr.Number(value=0, precision=0, minimum=0, label="Style seed")
                         style_upload = gr.File(label="Style image", file_count="single", type="filepath",
-                                               height=100, elem_id="style-upload")
+                                               height=120, elem_id="style-upload")
                 with gr.Accordion("Projection settings (for the next upload or 'Project again')", open=False):
                     gr.Markdown(PROJECTION_HELP)
                     with gr.Row():
@@ -151,7 +151,8 @@ def build_page(studio: Studio) -> gr.Blocks:
                     fmt = gr.Radio(formats, value="GIF", label="Format",
                                    info=None if mp4 else "MP4 needs imageio-ffmpeg: pip install 'freezeg[video]'")
                 make_loop = gr.Button("Make animation", variant="primary")
-                loop_gif = gr.Image(label="Animation", type="filepath", interactive=False, elem_classes="pixelated")
+                loop_gif = gr.Image(label="Animation", type="filepath", interactive=False, elem_classes="pixelated",
+                                    elem_id="loop-gif")
                 loop_video = gr.Video(label="Animation", interactive=False, visible=False)
                 loop_file = gr.File(label="Download", interactive=False)
                 loop_status = gr.Markdown()

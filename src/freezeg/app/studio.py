@@ -33,13 +33,12 @@ import torch
 from ..blend import blend_blocks, check_compatible
 from ..checkpoint import load_generator
 from ..compare import interpolation_frames, pair_grid, seed_ws
-from ..data.images import fit_square
 from ..media import from_uint8, save_image
 from ..networks import Generator
 from ..project import Latent, save_latent
 from ..ranges import parse_seeds
 from ..sampling import seed_latent, seed_noise
-from ..translate import DEFAULT_POOR_PSNR, Inversion, StyleMix, layer_index, panel, render, seed_style
+from ..translate import DEFAULT_POOR_PSNR, Inversion, StyleMix, fit_to_model, layer_index, panel, render, seed_style
 from ..video import write_video
 from .uploads import DEFAULT_MAX_UPLOAD_MB, Upload, UploadError, read_upload
 
@@ -74,6 +73,9 @@ class Session:
     style: Latent | None = None  # the projected style image, if one was uploaded
     style_name: str | None = None
     latent_file: Path | None = None  # the content latent, saved for download
+    # The last reconstruction and its truncation: style, blend and target changes do not alter it,
+    # so they draw only the translation (filled in by rerender; a new latent starts without one).
+    reconstruction: tuple[float, np.ndarray] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -198,12 +200,8 @@ class Studio:
     # ------------------------------------------------------------------ inputs
     def model_input(self, upload: Upload) -> tuple[np.ndarray, str | None]:
         """An uploaded photo as the source generator's input, and a note when it was changed."""
-        image, size = upload.image, self.source.size
-        h, w = image.shape[:2]
-        if (h, w) == (size, size):
-            return image, None
-        how = "centre-cropped and resized" if h != w else "resized"
-        return np.array(fit_square(image, size)), f"{upload.filename}: {w}x{h} {how} to {size}x{size}"
+        image, note = fit_to_model(upload.image, self.source.size, upload.filename)
+        return np.array(image), note  # a writable copy (torch warns about read-only arrays)
 
     def open_upload(self, session: Session, path: str, progress: Progress = _no_progress,
                     should_stop: ShouldStop = _never, steps: int | None = None, space: str | None = None) -> Session:
@@ -280,7 +278,7 @@ class Studio:
         latent_file = session.folder / f"{name}-latent.pt"
         save_latent(latent_file, latent, self.source_label, self.source)
         return dataclasses.replace(session, latent=latent, name=name, origin=origin, input=image, note=note,
-                                   stopped=None, latent_file=latent_file)
+                                   stopped=None, latent_file=latent_file, reconstruction=None)
 
     # ------------------------------------------------------------------ rendering
     def generator_for(self, settings: RenderSettings) -> Generator:
@@ -328,7 +326,9 @@ class Studio:
         if settings.truncation != 1:
             latent = dataclasses.replace(latent, ws=self.source.truncate(latent.ws, float(settings.truncation)))
         style = self.style_mix(session, settings)
-        reconstruction = render(self.source, [latent])[0]
+        if session.reconstruction is None or session.reconstruction[0] != settings.truncation:
+            session.reconstruction = (settings.truncation, render(self.source, [latent])[0])
+        reconstruction = session.reconstruction[1]
         translation = render(self.generator_for(settings), [latent], style)[0]
         tiles = [reconstruction, translation] if session.input is None else [session.input, reconstruction, translation]
         files = [
