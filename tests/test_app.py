@@ -55,6 +55,8 @@ def settings(**changes) -> RenderSettings:
 
 
 def test_upload_projects_once_and_shows_input_reconstruction_translation(studio, photo):
+    waiting = studio.receive_upload(studio.new_session(), str(photo))  # what the page shows while projecting
+    assert waiting.latent is None and waiting.input.shape == (16, 16, 3) and studio.rerender(waiting, settings()) is None
     session = studio.open_upload(studio.new_session(), str(photo))
     assert session.origin == "image" and session.latent.meta["steps"] == STEPS
     assert "24x20 centre-cropped and resized to 16x16" in session.note

@@ -184,51 +184,52 @@ def build_page(studio: Studio) -> gr.Blocks:
             return {"steps": int(data[steps]), "space": data[space]}
 
         # ---------------------------------------------------------------- events
+        def change_session(data: dict, change, message=None) -> dict:
+            """Apply `change` (Session -> Session) to this visitor's session and show the result."""
+            s = data[session] or studio.new_session()
+            try:
+                s = change(s)
+                out = view_update(s, _settings(studio, data, w))
+            except (ValueError, OSError) as e:
+                return failed(e)
+            return {session: s, status: (message or _done)(s), **out}
+
         def on_upload(data: dict, request: gr.Request, progress=gr.Progress()):
             path = data[upload]
             if not path:
-                return {}
+                return
             s = data[session] or studio.new_session()
             try:
-                s = studio.open_upload(s, path, reporter(progress), stop_check(request), **projection_options(data))
+                s = studio.receive_upload(s, path)
+                if s.latent is None:  # an image: show it at once, then project it
+                    yield {session: s, shown_input: s.input, reconstruction: None, translation: None, report: "",
+                           downloads: None, status: "Projecting with the source generator... (Stop keeps the "
+                                                    "latent found so far)"}
+                    s = studio.project(s, reporter(progress), stop_check(request), **projection_options(data))
                 out = view_update(s, _settings(studio, data, w))
             except (ValueError, OSError) as e:
-                return failed(e)
-            return {session: s, status: _done(s), **out}
+                yield failed(e)
+                return
+            yield {session: s, status: _done(s), **out}
 
         def on_reproject(data: dict, request: gr.Request, progress=gr.Progress()):
-            s = data[session]
-            if s is None or s.input is None:
+            if data[session] is None or data[session].input is None:
                 return {status: "Nothing to project yet: upload an image first."}
-            try:
-                s = studio.project(s, reporter(progress), stop_check(request), **projection_options(data))
-                out = view_update(s, _settings(studio, data, w))
-            except (ValueError, OSError) as e:
-                return failed(e)
-            return {session: s, status: _done(s), **out}
+            return change_session(data, lambda s: studio.project(s, reporter(progress), stop_check(request),
+                                                                 **projection_options(data)))
 
         def on_seed(data: dict):
-            s = data[session] or studio.new_session()
-            try:
-                s = studio.use_seed(s, data[seed] or 0)
-                out = view_update(s, _settings(studio, data, w))
-            except (ValueError, OSError) as e:
-                return failed(e)
-            return {session: s, status: _done(s), **out}
+            return change_session(data, lambda s: studio.use_seed(s, data[seed] or 0))
 
         def on_style_upload(data: dict, request: gr.Request, progress=gr.Progress()):
             path = data[style_upload]
             if not path:
                 return {}
-            s = data[session] or studio.new_session()
-            try:
-                s = studio.open_style_image(s, path, reporter(progress), stop_check(request),
-                                            **projection_options(data))
-                out = view_update(s, _settings(studio, data, w))
-            except (ValueError, OSError) as e:
-                return failed(e)
-            return {session: s, status: f"Style image {s.style_name} projected: choose 'style image' as the "
-                                        "style source and raise the style strength.", **out}
+            return change_session(
+                data, lambda s: studio.open_style_image(s, path, reporter(progress), stop_check(request),
+                                                        **projection_options(data)),
+                lambda s: f"Style image {s.style_name} projected: choose 'style image' as the style source "
+                          "and raise the style strength.")
 
         def on_render(data: dict):
             try:

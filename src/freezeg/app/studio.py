@@ -203,9 +203,9 @@ class Studio:
         image, note = fit_to_model(upload.image, self.source.size, upload.filename)
         return np.array(image), note  # a writable copy (torch warns about read-only arrays)
 
-    def open_upload(self, session: Session, path: str, progress: Progress = _no_progress,
-                    should_stop: ShouldStop = _never, steps: int | None = None, space: str | None = None) -> Session:
-        """A visitor's file: an image is projected (progress reported, stoppable); a latent file is used as is."""
+    def receive_upload(self, session: Session, path: str) -> Session:
+        """Check and read a visitor's file: a latent file is ready to render; an image becomes the
+        session's input, waiting for `project` (the page shows it meanwhile)."""
         upload = read_upload(path, self.source, self.max_upload_mb)
         if upload.kind == "latent":
             fid = upload.latent.fidelity
@@ -213,8 +213,16 @@ class Studio:
                                                             else " (no source image to compare with)")
             return self._with_latent(session, upload.latent, upload.name, "latent", None, note)
         image, note = self.model_input(upload)
-        return self.project(dataclasses.replace(session, input=image, name=upload.name, note=note),
-                            progress, should_stop, steps, space)
+        return dataclasses.replace(session, input=image, name=upload.name, note=note, origin="image", latent=None,
+                                   stopped=None, latent_file=None, reconstruction=None)
+
+    def open_upload(self, session: Session, path: str, progress: Progress = _no_progress,
+                    should_stop: ShouldStop = _never, steps: int | None = None, space: str | None = None) -> Session:
+        """receive_upload, then project an image (progress reported, stoppable)."""
+        session = self.receive_upload(session, path)
+        if session.latent is not None:
+            return session
+        return self.project(session, progress, should_stop, steps, space)
 
     def project(self, session: Session, progress: Progress = _no_progress, should_stop: ShouldStop = _never,
                 steps: int | None = None, space: str | None = None) -> Session:
