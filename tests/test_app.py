@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from freezeg import Generator, save_checkpoint
 import freezeg.app.studio as studio_module
+from freezeg import Generator, save_checkpoint
 from freezeg.app.studio import MAX_STEPS, RenderSettings, Studio
 from freezeg.app.uploads import UploadError, read_photo, safe_stem
 from freezeg.cli import main

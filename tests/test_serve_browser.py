@@ -194,7 +194,7 @@ def test_a_visitor_translates_restyles_and_recovers_from_a_bad_upload(server, br
 
 
 def test_projection_shows_live_progress_and_stops(server, browser, models):
-    url, proc = server
+    url, _ = server
     page = browser.new_page(viewport={"width": 1280, "height": 1500})
     page.goto(url)
     page.wait_for_selector("#upload input[type=file]", state="attached", timeout=TIMEOUT_MS)

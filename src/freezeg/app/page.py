@@ -12,11 +12,9 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from .studio import RenderSettings, Session, Studio  # noqa: E402
-
-log = logging.getLogger("freezeg")
+from .studio import RenderSettings, Session, Studio
 
 INTRO = """\
 # freezeg: image translation with a fine-tuned StyleGAN2
@@ -132,7 +130,7 @@ def build_page(studio: Studio) -> gr.Blocks:
                 with gr.Row():
                     pair_seeds = gr.Textbox("0-7", label="Seeds", info="e.g. 0-7 or 1,5,9 (at most 64)")
                     draw_pairs = gr.Button("Draw pairs", variant="primary")
-                pairs_image = gr.Image(label="Pairs", type="numpy", format="png", interactive=False,
+                pairs_image = gr.Image(label="Pairs", type="numpy", format="png", interactive=False, height=360,
                                        elem_classes="pixelated", elem_id="pairs-image")
                 pairs_file = gr.File(label="Download", interactive=False)
                 pairs_status = gr.Markdown()
@@ -151,9 +149,9 @@ def build_page(studio: Studio) -> gr.Blocks:
                     fmt = gr.Radio(formats, value="GIF", label="Format",
                                    info=None if mp4 else "MP4 needs imageio-ffmpeg: pip install 'freezeg[video]'")
                 make_loop = gr.Button("Make animation", variant="primary")
-                loop_gif = gr.Image(label="Animation", type="filepath", interactive=False, elem_classes="pixelated",
-                                    elem_id="loop-gif")
-                loop_video = gr.Video(label="Animation", interactive=False, visible=False)
+                loop_gif = gr.Image(label="Animation", type="filepath", interactive=False, height=300,
+                                    elem_classes="pixelated", elem_id="loop-gif")
+                loop_video = gr.Video(label="Animation", interactive=False, visible=False, height=300)
                 loop_file = gr.File(label="Download", interactive=False)
                 loop_status = gr.Markdown()
 
