@@ -24,6 +24,9 @@ EXPECTED = [
     "translate_64",
     "train_iter_64_demo_b8",
     "convert_pkl_256",
+    "serve_rerender_64",
+    "serve_rerender_256",
+    "serve_reblend_256",
 ]
 
 
@@ -66,6 +69,8 @@ def test_every_step_builder_runs_on_a_tiny_config(tiny_config):
         bench.discriminator_r1_step(tiny_config, 2, dev),
         bench.projection_step(tiny_config, 3, dev),
         bench.translation(tiny_config, 2, dev),
+        bench.serve_rerender(tiny_config, dev),
+        bench.serve_rerender(tiny_config, dev, change="blend"),
     ):
         step()
 

@@ -14,6 +14,7 @@ Each workload runs in its own Python subprocess so that its peak memory is its o
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
 import platform
 import shutil
@@ -32,6 +33,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .app.studio import RenderSettings, Studio
 from .checkpoint import load_checkpoint
 from .convert import convert
 from .freeze import FreezeSpec, apply_generator_freeze, trainable_parameters
@@ -44,6 +46,7 @@ from .project import ProjectionOptions, Projector, latent_stats
 from .train.loop import Trainer
 from .train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from .train.options import TrainOptions
+from .translate import Inversion
 
 DEFAULT_THREADS = 2
 DEFAULT_REPEAT = 5
@@ -245,6 +248,29 @@ def convert_pickle(config: ModelConfig, device: torch.device, work: Path | None 
 
     return step
 
+def serve_rerender(config: ModelConfig, device: torch.device, change: str = "style") -> Step:
+    """One render-control change in `freezeg serve`: Studio.rerender of a session's latent (source
+    reconstruction + target translation, the download PNGs written), no projection. `change`:
+    "style" moves the style-strength slider; "blend" moves a layer-blend slider to a value not seen
+    before, so the blended generator is built afresh each step (the slow case)."""
+    work = Path(tempfile.mkdtemp(prefix="freezeg-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # the workload runs in its own process
+    source, _ = _models(config, device, with_d=False)
+    studio = Studio(source, {"target": Generator(config).to(device)}, Inversion(PixelMSE()), work_dir=work)
+    session = studio.use_seed(studio.new_session(), 0)
+    blocks = len(config.resolutions)
+    moves = itertools.count()
+
+    def step():
+        k = next(moves)
+        if change == "blend":
+            settings = RenderSettings("target", blend=(1.0,) * (blocks - 1) + (1.0 - (k % 1000 + 1) / 1001,))
+        else:
+            settings = RenderSettings("target", style_strength=(k % 10 + 1) / 10, style_seed=1)
+        studio.rerender(session, settings)
+
+    return step
+
 
 # ---------------------------------------------------------------------------- the registry
 # Each setup is called with the device only.
@@ -271,6 +297,12 @@ register("train_iter_64_demo_b8", "one freezeg train iteration, demo-size 64px m
          partial(training_iteration, config_demo_64(), 8))
 register("convert_pkl_256", "freezeg convert of an NVlabs 256px config-F pickle (G, G_ema, D; conv_clamp 256): read, map, save",
          partial(convert_pickle, ModelConfig(size=256, style_dim=512, n_mlp=8, channel_multiplier=2, conv_clamp=256)))
+register("serve_rerender_64", "freezeg serve: one style-slider change re-rendered, demo-size 64px model",
+         partial(serve_rerender, config_demo_64()))
+register("serve_rerender_256", "freezeg serve: one style-slider change re-rendered, 256px config F",
+         partial(serve_rerender, config_256()))
+register("serve_reblend_256", "freezeg serve: one layer-blend slider change (new blended G + render), 256px",
+         partial(serve_rerender, config_256(), change="blend"))
 
 
 # ---------------------------------------------------------------------------- measuring

@@ -34,10 +34,11 @@ def _add_outputs(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--overwrite", action="store_true", help=f"redo {what} whose outputs exist")
 
 
-def _add_inversion(p: argparse.ArgumentParser) -> None:
+def _add_inversion(p: argparse.ArgumentParser, steps: int = 1000, space: str = "w") -> None:
     g = p.add_argument_group("projection")
-    g.add_argument("--space", choices=SPACES, default="w", help="optimise one w for all layers (w, default) or one per layer (w+)")
-    g.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    g.add_argument("--space", choices=SPACES, default=space,
+                   help=f"optimise one w for all layers (w) or one per layer (w+) (default {space})")
+    g.add_argument("--steps", type=int, default=steps, help=f"optimisation steps (default {steps})")
     g.add_argument("--lr", type=float, default=0.1, help="peak learning rate; warm-up then cosine ramp-down (default 0.1)")
     g.add_argument("--optimize-noise", action=argparse.BooleanOptionalAction, default=True,
                    help="optimise the noise maps too, with noise regularisation (default: yes)")

@@ -7,6 +7,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -42,8 +43,11 @@ class Inversion:
         return self.stats
 
     def project(self, g: Generator, targets: torch.Tensor, progress: bool = True, desc: str = "projecting",
-                init: Latent | None = None) -> tuple[list[Latent], torch.Tensor]:
-        """Project a batch [B, 3, size, size]; with `init`, warm-start from that latent (video frames)."""
+                init: Latent | None = None,
+                callback: Callable[[Projector], bool | None] | None = None) -> tuple[list[Latent], torch.Tensor]:
+        """Project a batch [B, 3, size, size]; with `init`, warm-start from that latent (video frames).
+
+        `callback` is called after every step (see Projector.run); returning True stops early."""
         options, init_ws, init_noise = self.options, None, None
         if init is not None:
             steps = self.warm_steps or max(1, options.steps // 3)
@@ -52,7 +56,7 @@ class Inversion:
             init_ws, init_noise = init.ws[None], init.noise
         proj = Projector(g, targets, self.distance, options, stats=self.ensure_stats(g),
                          init_ws=init_ws, init_noise=init_noise)
-        proj.run(progress, desc=desc)
+        proj.run(progress, desc=desc, callback=callback)
         return proj.result(self.loss)
 
 
