@@ -27,6 +27,7 @@ EXPECTED = [
     "serve_rerender_64",
     "serve_rerender_256",
     "serve_reblend_256",
+    "align_1mp",
 ]
 
 
@@ -107,3 +108,20 @@ def test_convert_pickle_workload_converts_a_real_pickle(tmp_path):
     converted = bench.load_checkpoint(tmp_path / "converted.pt")
     assert converted.config.to_dict() == config.to_dict()
     assert bench.load_checkpoint(tmp_path / "network.pkl").format == "nvlabs-pickle"
+
+
+def test_workload_without_its_extra_is_skipped_with_a_note(tiny_config, monkeypatch, capsys):
+    work = bench.Workload("needs_x", partial(bench.generator_forward, tiny_config, 2), "", missing=lambda: "needs x")
+    monkeypatch.setitem(bench.WORKLOADS, "needs_x", work)
+    assert main(["bench", "--json", "--only", "needs_x", "--repeat", "1", "--warmup", "0"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "needs_x" not in result and result["meta"]["skipped"] == {"needs_x": "needs x"}
+    assert bench.format_table(result).splitlines()[-1].split() == ["needs_x", "skipped:", "needs", "x"]
+
+
+def test_alignment_workload_names_what_it_lacks(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "dlib" else real_find_spec(name, *a))
+    assert bench.alignment_missing() == "needs pip install 'freezeg[align]'"

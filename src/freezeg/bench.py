@@ -14,6 +14,7 @@ Each workload runs in its own Python subprocess so that its peak memory is its o
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import itertools
 import json
 import platform
@@ -29,7 +30,9 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
@@ -71,16 +74,19 @@ class Workload:
     name: str
     setup: Callable[[torch.device], Step]
     description: str
+    missing: Callable[[], str | None] | None = None  # why it cannot run here (an optional extra), or None
 
 
 WORKLOADS: dict[str, Workload] = {}
 
 
-def register(name: str, description: str, setup: Callable[[torch.device], Step]) -> Workload:
-    """Add a workload (names are compared across implementations: never rename one)."""
+def register(name: str, description: str, setup: Callable[[torch.device], Step],
+             missing: Callable[[], str | None] | None = None) -> Workload:
+    """Add a workload (names are compared across implementations: never rename one). `missing`
+    says what an optional workload lacks on this machine; then it is skipped with that note."""
     if name in WORKLOADS:
         raise ValueError(f"workload {name!r} is registered twice")
-    WORKLOADS[name] = Workload(name, setup, description)
+    WORKLOADS[name] = Workload(name, setup, description, missing)
     return WORKLOADS[name]
 
 
@@ -272,6 +278,38 @@ def serve_rerender(config: ModelConfig, device: torch.device, change: str = "sty
     return step
 
 
+ASTRONAUT = ("scikit-image", "skimage/data/astronaut.png")  # a real photo with one face, inside a pip wheel
+
+
+def alignment_missing() -> str | None:
+    """What `align_1mp` lacks here: the [align] extra, or scikit-image's photo."""
+    from .align.dlib_detector import EXTRA, LANDMARK_MODEL, MODELS
+    from .packaged import package_file
+
+    if importlib.util.find_spec("dlib") is None or package_file(MODELS, LANDMARK_MODEL) is None:
+        return f"needs {EXTRA}"
+    if package_file(*ASTRONAUT) is None:
+        return "needs scikit-image (pip install scikit-image): its astronaut photo is the test image"
+    return None
+
+
+def face_alignment(side: int, crop: int, device: torch.device) -> Step:
+    """Detect, landmark and FFHQ-align the face of a side x side photo: scikit-image's astronaut
+    (512 px) enlarged with Lanczos, into a crop x crop aligned face (freezeg.align.align_photo)."""
+    from .align import align_photo, make_detector
+    from .data.images import read_image
+    from .packaged import package_file
+
+    photo = np.asarray(Image.fromarray(read_image(package_file(*ASTRONAUT))).resize((side, side), Image.LANCZOS))
+    detector = make_detector()
+
+    def step():
+        if len(align_photo(photo, "astronaut", crop, detector).faces) != 1:
+            raise RuntimeError("align_1mp: expected to find the astronaut's face")
+
+    return step
+
+
 # ---------------------------------------------------------------------------- the registry
 # Each setup is called with the device only.
 register("g_fwd_256_b1", "G 256px forward, batch 1, no grad", partial(generator_forward, config_256(), 1))
@@ -303,6 +341,8 @@ register("serve_rerender_256", "freezeg serve: one style-slider change re-render
          partial(serve_rerender, config_256()))
 register("serve_reblend_256", "freezeg serve: one layer-blend slider change (new blended G + render), 256px",
          partial(serve_rerender, config_256(), change="blend"))
+register("align_1mp", "find, landmark and FFHQ-align the face of a 1024x1024 photo into 256px (dlib, CPU)",
+         partial(face_alignment, 1024, 256), missing=alignment_missing)
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -397,6 +437,9 @@ def run_benchmarks(
     result: dict = {}
     memory: dict = {}
     spread: dict = {}
+    skipped = {n: WORKLOADS[n].missing() for n in names if WORKLOADS[n].missing is not None}
+    skipped = {n: why for n, why in skipped.items() if why}
+    names = [n for n in names if n not in skipped]
     for name in tqdm(names, desc="bench", unit="workload", disable=None):
         r = run_isolated(name, device, threads, repeat, warmup)
         result[name] = statistics.median(r["times"])
@@ -413,6 +456,7 @@ def run_benchmarks(
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "min_max_seconds": spread,
         "memory_method": MEMORY_METHOD["cuda" if device.type == "cuda" else "cpu"],
+        "skipped": skipped,
     }
     return result
 
@@ -431,6 +475,8 @@ def format_table(result: dict) -> str:
         mem = result["peak_memory_mb"][name]
         mem_text = "-" if mem is None else f"{mem:.0f}"
         lines.append(f"{name:<30}{result[name]:>10.4f}{lo:>9.4f}{hi:>9.4f}{mem_text:>10}")
+    for name, why in meta.get("skipped", {}).items():
+        lines.append(f"{name:<30}skipped: {why}")
     return "\n".join(lines)
 
 
