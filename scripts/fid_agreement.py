@@ -7,7 +7,7 @@ the same TensorFlow weights. So its parameters are loaded into our pure-PyTorch 
 (freezeg.metrics.nvlabs_inception.port_state_dict) and the same images go through:
 
   nvlabs      NVlabs' scripted network with NVlabs' preprocessing (what `freezeg metrics` uses)
-  port        our port, same preprocessing            -> do the layers agree?
+  port        our port, same preprocessing            -> do the layers agree? (first --layer-check images)
   pytorch-fid our port with pytorch-fid's preprocessing (PyTorch bilinear resize, 2v/255 - 1)
   tf-resize   pytorch-fid's scaling, TF's resize      -> what each preprocessing step
   tf-scale    TF's scaling, PyTorch's resize             contributes to the difference
@@ -48,13 +48,17 @@ PREPROCESSING = {  # images in [-1, 1] -> what the network is fed at 299 x 299
 }
 
 
-def features(batches, nvlabs, port) -> dict[str, torch.Tensor]:
+def features(batches, nvlabs, port, layer_check: int) -> dict[str, torch.Tensor]:
+    """Features of every image under each pipeline; "port" (the layer check) for the first `layer_check` only."""
     out: dict[str, list[torch.Tensor]] = {"nvlabs": [], **{k: [] for k in PREPROCESSING}}
+    seen = 0
     with torch.no_grad():
         for x in batches:
             out["nvlabs"].append(nvlabs(x).double())
             for name, prepare in PREPROCESSING.items():
-                out[name].append(port(prepare(x)).double())
+                if name != "port" or seen < layer_check:
+                    out[name].append(port(prepare(x)).double())
+            seen += len(x)
     return {k: torch.cat(v) for k, v in out.items()}
 
 
@@ -65,6 +69,8 @@ def main() -> None:
     p.add_argument("--n", type=int, default=300, help="images per set (default 300)")
     p.add_argument("--size", type=int, default=32, help="side the sets are read at (default 32)")
     p.add_argument("--batch", type=int, default=25)
+    p.add_argument("--layer-check", type=int, default=25, help="images per set also run through the port with "
+                                                                "NVlabs' preprocessing (default 25)")
     p.add_argument("--out", help="also write the numbers to this JSON file")
     args = p.parse_args()
     if packaged_network_file() is None:
@@ -76,15 +82,15 @@ def main() -> None:
         sets = {}
         for label, path in (("real", args.real), ("fake", args.fake)):
             ds = open_dataset(path, args.size, cache_dir=cache)
-            sets[label] = features(dataset_batches(ds, args.batch, args.n), nvlabs, port)
+            sets[label] = features(dataset_batches(ds, args.batch, args.n), nvlabs, port, args.layer_check)
     a, b = sets["real"], sets["fake"]
-    scale = torch.cat([a["nvlabs"], b["nvlabs"]]).abs().max()
-    layer_gap = max((a["port"] - a["nvlabs"]).abs().max(), (b["port"] - b["nvlabs"]).abs().max())
+    checked = [(s["port"], s["nvlabs"][: len(s["port"])]) for s in (a, b)]
     result = {
         "real": args.real, "fake": args.fake, "images": [len(a["nvlabs"]), len(b["nvlabs"])], "size": args.size,
-        "max_feature_difference_port_vs_nvlabs": float(layer_gap),
-        "max_feature": float(scale),
-        "fid": {name: fid(a[name], b[name]) for name in a},
+        "layer_check_images": sum(len(p) for p, _ in checked),
+        "max_feature_difference_port_vs_nvlabs": max(float((p - n).abs().max()) for p, n in checked),
+        "max_feature": max(float(n.abs().max()) for _, n in checked),
+        "fid": {name: fid(a[name], b[name]) for name in a if name != "port"},
     }
     print(json.dumps(result, indent=1))
     if args.out:

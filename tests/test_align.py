@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from freezeg.align import AlignedFace, Face, align, align_photo, detect_faces, feathered_mask, ffhq_quad, paste_back
+from freezeg.align import AlignedFace, Face, align, detect_faces, feathered_mask, ffhq_quad, find_faces, paste_back
 from freezeg.align.geometry import EYE_LEFT, EYE_RIGHT, MOUTH_LEFT, MOUTH_RIGHT, quad_side
 
 
@@ -180,16 +180,19 @@ class GivenFaces:
         return list(self.faces)
 
 
-def test_align_photo_names_faces_left_to_right_and_skips_tiny_ones():
+def test_find_faces_names_faces_left_to_right_and_skips_tiny_ones():
     photo = np.zeros((300, 500, 3), dtype=np.uint8)
     big_right = face_of(UPRIGHT + (330, 80))
     tiny = face_of(UPRIGHT * 0.25 + (200, 100))  # a 27 px crop: below the 64 px a 256 px model needs
     big_left = face_of(UPRIGHT + (20, 60))
-    result = align_photo(photo, "group", 256, detector=GivenFaces([big_right, tiny, big_left]))
+    result = find_faces(photo, "group", 256, detector=GivenFaces([big_right, tiny, big_left]))
     assert [name for name, _ in result.faces] == ["group_face0", "group_face2"]
-    assert result.faces[0][1].face is big_left and result.tiny == ["group_face1"] and result.found == 3
+    assert result.faces[0][1] is big_left and result.tiny == ["group_face1"] and result.found == 3
     assert result.notes == ["group: face1 is too small (27 px crop in the photo, needs 64 for 256 px); skipped"]
-    assert align_photo(photo, "empty", 256, detector=GivenFaces([])).faces == []
+    crops = result.align(photo)
+    assert [name for name, _ in crops] == ["group_face0", "group_face2"] and crops[1][1].face is big_right
+    assert crops[0][1].image.shape == (256, 256, 3)
+    assert find_faces(photo, "empty", 256, detector=GivenFaces([])).faces == []
 
 
 def test_huge_photos_are_searched_downscaled_and_faces_come_back_full_size():
@@ -199,7 +202,7 @@ def test_huge_photos_are_searched_downscaled_and_faces_come_back_full_size():
     assert detector.seen == [(632, 949, 3)]  # sqrt(0.6 / 6) = 1 / 3.16
     factor = 3000 / 949
     assert np.allclose(faces[0].landmarks, (UPRIGHT + 100 + 0.5) * factor - 0.5)
-    result = align_photo(photo, "big", 64, detector=GivenFaces([]), max_pixels=600_000)
+    result = find_faces(photo, "big", 64, detector=GivenFaces([]), max_pixels=600_000)
     assert result.notes == ["big: 3000x2000 (6.0 MP); faces looked for in a copy downscaled 3.2x "
                             "(very small faces may be missed), aligned at full resolution"]
 

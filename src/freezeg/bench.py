@@ -295,8 +295,8 @@ def alignment_missing() -> str | None:
 
 def face_alignment(side: int, crop: int, device: torch.device) -> Step:
     """Detect, landmark and FFHQ-align the face of a side x side photo: scikit-image's astronaut
-    (512 px) enlarged with Lanczos, into a crop x crop aligned face (freezeg.align.align_photo)."""
-    from .align import align_photo, make_detector
+    (512 px) enlarged with Lanczos, into a crop x crop aligned face (freezeg.align.find_faces)."""
+    from .align import find_faces, make_detector
     from .data.images import read_image
     from .packaged import package_file
 
@@ -304,7 +304,8 @@ def face_alignment(side: int, crop: int, device: torch.device) -> Step:
     detector = make_detector()
 
     def step():
-        if len(align_photo(photo, "astronaut", crop, detector).faces) != 1:
+        found = find_faces(photo, "astronaut", crop, detector)
+        if len(found.align(photo)) != 1:
             raise RuntimeError("align_1mp: expected to find the astronaut's face")
 
     return step

@@ -1,9 +1,12 @@
-"""One photo in, its aligned faces out, named and with a line for everything worth saying.
+"""One photo in, its faces out: named, the tiny ones dropped, a line for everything worth saying.
 
 What `freezeg project/translate --align faces` (and the web app) do per photo: detect, drop
 faces too small to be worth translating, align the rest. Faces are numbered left to right
 over all detected faces (NAME_face0, NAME_face1, ...), so a message about face1 and the file
 NAME_face1 mean the same face even when another one was skipped.
+
+    found = find_faces(photo, "selfie", 256)
+    for name, aligned in found.align(photo): ...
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .crop import AlignedFace, align
-from .detect import DETECT_MAX_PIXELS, FaceDetector, detect_faces, detection_scale
+from .detect import DETECT_MAX_PIXELS, Face, FaceDetector, detect_faces, detection_scale
 from .geometry import ffhq_quad, quad_side
 
 MIN_FACE_SIDE = 32  # a face whose FFHQ crop spans fewer photo pixels than this is skipped...
@@ -27,10 +30,11 @@ def min_face_side(size: int) -> float:
 
 @dataclass
 class PhotoFaces:
-    """The aligned faces of one photo and what happened to the others."""
+    """The usable faces of one photo and what happened to the others."""
 
     name: str  # the photo's name, stem of the outputs
-    faces: list[tuple[str, AlignedFace]] = field(default_factory=list)  # (NAME_faceK, crop), left to right
+    size: int  # the crop side they are for
+    faces: list[tuple[str, Face]] = field(default_factory=list)  # (NAME_faceK, face), left to right
     tiny: list[str] = field(default_factory=list)  # names of faces skipped as too small
     notes: list[str] = field(default_factory=list)  # one line each, already naming the photo
 
@@ -38,12 +42,16 @@ class PhotoFaces:
     def found(self) -> int:
         return len(self.faces) + len(self.tiny)
 
+    def align(self, photo: np.ndarray) -> list[tuple[str, AlignedFace]]:
+        """Each usable face's FFHQ crop."""
+        return [(name, align(photo, face, self.size)) for name, face in self.faces]
+
 
 def face_name(photo_name: str, index: int) -> str:
     return f"{photo_name}_face{index}"
 
 
-def align_photo(
+def find_faces(
     photo: np.ndarray,  # RGB uint8 [H, W, 3]
     name: str,  # photo name for outputs and messages (a file stem)
     size: int,  # crop side (the model's)
@@ -51,9 +59,9 @@ def align_photo(
     label: str | None = None,  # how messages name the photo (default: name)
     max_pixels: int = DETECT_MAX_PIXELS,  # detection works on a copy downscaled to this many pixels
 ) -> PhotoFaces:
-    """Detect the faces of a photo and align each one big enough; messages name `label`."""
+    """Detect the faces of a photo and keep those big enough for a size x size crop; messages name `label`."""
     label = label or name
-    result = PhotoFaces(name)
+    result = PhotoFaces(name, size)
     h, w = photo.shape[:2]
     scale = detection_scale(h, w, max_pixels)
     if scale < 1:
@@ -67,5 +75,5 @@ def align_photo(
             result.notes.append(f"{label}: face{index} is too small ({side:.0f} px crop in the photo, needs "
                                 f"{smallest:.0f} for {size} px); skipped")
             continue
-        result.faces.append((face_name(name, index), align(photo, face, size)))
+        result.faces.append((face_name(name, index), face))
     return result

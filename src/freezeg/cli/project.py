@@ -12,12 +12,14 @@ from ..devices import resolve_device
 from ..distances import DISTANCES, make_distance
 from ..media import save_image
 from ..project import SPACES, ProjectionOptions, load_latent
+from ..align import make_detector
 from ..translate import (
     DEFAULT_POOR_PSNR,
     FolderRun,
     Inversion,
     StyleMix,
     collect_inputs,
+    expand_faces,
     layer_index,
     mix_grid,
     project_style_image,
@@ -26,6 +28,25 @@ from ..translate import (
 from .common import add_common, check_output, parse_seeds
 
 log = logging.getLogger("freezeg")
+
+
+def _add_align(p: argparse.ArgumentParser, paste: bool) -> None:
+    g = p.add_argument_group("faces in photos (needs pip install 'freezeg[align]')")
+    g.add_argument("--align", choices=["faces"], help="faces: find every face, crop and rotate it the FFHQ way and "
+                                                      "process each crop (NAME_face0, NAME_face1, ... left to right)")
+    if paste:
+        g.add_argument("--paste-back", action="store_true",
+                       help="with --align faces: also write pasted/NAME, the photo at full resolution with its "
+                            "translated faces blended back in")
+
+
+def _aligned_inputs(args: argparse.Namespace, inputs, size: int):
+    """With --align faces: one input per usable face (photos without one are skipped and counted)."""
+    if args.align != "faces":
+        return inputs
+    inputs = expand_faces(inputs, size, make_detector(), progress=not args.quiet)
+    _check_any(inputs)
+    return inputs
 
 
 def _add_outputs(p: argparse.ArgumentParser, what: str) -> None:
@@ -71,6 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGES", help="image files or folders")
     p.add_argument("--ckpt", required=True, help="generator checkpoint to invert")
     _add_outputs(p, "images")
+    _add_align(p, paste=False)
     _add_inversion(p)
     add_common(p)
     p.set_defaults(func=run_project)
@@ -85,6 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", required=True, help="fine-tuned target generator checkpoint (renders them)")
     p.add_argument("--warm-steps", type=int, help="steps per video frame after the first (default: --steps / 3)")
     _add_outputs(p, "inputs")
+    _add_align(p, paste=True)
     _add_style(p)
     _add_inversion(p)
     add_common(p)
@@ -154,6 +177,8 @@ def _report(report, what: str) -> None:
         parts.append(f"{len(report.poor)} poor inversion{'' if len(report.poor) == 1 else 's'}")
     if report.mean_psnr is not None:
         parts.append(f"mean PSNR {report.mean_psnr:.2f} dB, SSIM {report.mean_ssim:.3f}")
+    if report.pasted:
+        parts.append(f"{len(report.pasted)} photo{'' if len(report.pasted) == 1 else 's'} pasted back")
     log.info("%s -> %s%s", ", ".join(parts), report.out_dir, f" (summary: {report.summary})" if report.summary else "")
 
 
@@ -167,7 +192,10 @@ def run_project(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     inputs = collect_inputs(args.images, kinds=("image",))
     _check_any(inputs)
+    if args.align:
+        make_detector()  # a missing extra stops here, before any model is loaded
     g = load_generator(args.ckpt, device=device).eval()
+    inputs = _aligned_inputs(args, inputs, g.size)
     run = FolderRun(g, args.out, _inversion(args, device), overwrite=args.overwrite, poor_psnr=args.poor_psnr,
                     source_path=args.ckpt, progress=not args.quiet)
     _report(run.run(inputs), "projected")
@@ -178,13 +206,18 @@ def run_translate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     inputs = collect_inputs(args.inputs)
     _check_any(inputs)
+    if args.paste_back and args.align != "faces":
+        raise ValueError("--paste-back needs --align faces")
+    if args.align:
+        make_detector()  # a missing extra stops here, before any model is loaded
     source = load_generator(args.source, device=device).eval()
     target = load_generator(args.target, device=device).eval()
+    inputs = _aligned_inputs(args, inputs, source.size)
     inversion = _inversion(args, device)
     style = _style(args, source, inversion, not args.quiet)
     run = FolderRun(source, args.out, inversion, target=target, style=style, overwrite=args.overwrite,
                     poor_psnr=args.poor_psnr, source_path=args.source, target_path=args.target,
-                    progress=not args.quiet)
+                    progress=not args.quiet, paste=args.paste_back)
     _report(run.run(inputs), "translated")
     return 0
 
