@@ -5,13 +5,12 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from freezeg import Generator, save_checkpoint
 from freezeg.align import detect
 from freezeg.cli import main
 from test_align import UPRIGHT, face_of
+from test_translate import pair  # noqa: F401  (the source/target checkpoint fixture)
 
 FAST = ["--steps", "8", "--space", "w+", "--device", "cpu", "-q"]
 
@@ -26,13 +25,6 @@ class FacesByShape:
 
     def detect(self, image):
         return list(self.table.get(image.shape[:2], []))
-
-
-@pytest.fixture()
-def pair(tmp_path, tiny_config):
-    torch.manual_seed(1)
-    src, tgt = Generator(tiny_config), Generator(tiny_config)
-    return str(save_checkpoint(tmp_path / "src.pt", g_ema=src)), str(save_checkpoint(tmp_path / "tgt.pt", g_ema=tgt))
 
 
 @pytest.fixture()

@@ -66,6 +66,7 @@ def expand_faces(
         try:
             photo = read_image(item.path)
         except ImageReadError as e:
+            log.warning("skipped %s", e)
             out.skipped.append((str(item.path), str(e).split(": ", 1)[-1]))
             continue
         found = find_faces(photo, item.name, size, detector, label=str(item.path))
