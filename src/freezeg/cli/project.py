@@ -6,13 +6,13 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..align import make_detector
 from ..blend import check_compatible
 from ..checkpoint import load_generator
 from ..devices import resolve_device
 from ..distances import DISTANCES, make_distance
 from ..media import save_image
 from ..project import SPACES, ProjectionOptions, load_latent
-from ..align import make_detector
 from ..translate import (
     DEFAULT_POOR_PSNR,
     FolderRun,
