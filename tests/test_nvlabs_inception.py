@@ -22,6 +22,9 @@ from freezeg.metrics.nvlabs_inception import (
     tf_resize_bilinear,
 )
 
+# The tiny stand-in is made with torch.jit, which torch 2.9+ calls deprecated; NVlabs' network is TorchScript.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+
 
 class TinyFIDNetwork(nn.Module):
     """The scripted network's interface; features 0-2 report the min, max and mean of its input."""
