@@ -95,15 +95,18 @@ def aligned_crop(item: InputItem, size: int, photos: dict[Path, np.ndarray]) -> 
     return align(photos[item.path], item.photo_face.face, size).image
 
 
-def _pasted_path(out_dir: Path, photo_name: str, photo_path: Path) -> Path:
-    suffix = photo_path.suffix.lower()
-    return out_dir / PASTED / f"{photo_name}{suffix if suffix in PHOTO_SUFFIXES else '.png'}"
+def photo_suffix(photo_path: str | Path) -> str:
+    """The suffix a pasted photo is written with: the photo's own where it is a common photo format, else .png."""
+    suffix = Path(photo_path).suffix.lower()
+    return suffix if suffix in PHOTO_SUFFIXES else ".png"
 
 
-def _save_photo(image: np.ndarray, path: Path) -> None:
+def save_photo(image: np.ndarray, path: Path) -> Path:
+    """Write a pasted photo atomically, in the format its suffix names (JPEG at quality 95)."""
     with atomic_path(path) as tmp:
         options = {"quality": JPEG_QUALITY} if path.suffix in (".jpg", ".jpeg") else {}
         Image.fromarray(image).save(tmp, **options)
+    return path
 
 
 def paste_faces(
@@ -121,7 +124,7 @@ def paste_faces(
             by_photo.setdefault(item.path, []).append(item)
     written = []
     for path, faces in tqdm(by_photo.items(), desc="pasting back", unit="photo", disable=None if progress else True):
-        target = _pasted_path(out_dir, faces[0].photo_face.photo, path)
+        target = out_dir / PASTED / f"{faces[0].photo_face.photo}{photo_suffix(path)}"
         if target.exists() and not overwrite and not any(f.name in fresh for f in faces):
             continue
         photo = read_image(path)
@@ -131,6 +134,6 @@ def paste_faces(
             # The translation stands where its aligned crop was taken: same quad, any resolution.
             placed = AlignedFace(translated, ffhq_quad(item.photo_face.face.landmarks), photo.shape[:2], item.photo_face.face)
             result = paste_back(result, placed, translated)
-        _save_photo(result, target)
+        save_photo(result, target)
         written.append(target)
     return written
