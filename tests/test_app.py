@@ -11,7 +11,8 @@ from PIL import Image
 
 import freezeg.app.studio as studio_module
 from freezeg import Generator, save_checkpoint
-from freezeg.app.studio import MAX_STEPS, RenderSettings, Studio
+from freezeg.align import align, detect, paste_back
+from freezeg.app.studio import MAX_STEPS, RenderSettings, Studio, fit_within
 from freezeg.app.uploads import UploadError, read_photo, safe_stem
 from freezeg.cli import main
 from freezeg.distances import make_distance
@@ -20,6 +21,8 @@ from freezeg.project import Latent, ProjectionOptions, load_latent, save_latent
 from freezeg.sampling import seeded_images
 from freezeg.translate import Inversion, mix_styles, render
 from freezeg.video import read_video
+from test_align import UPRIGHT, face_of
+from test_translate_faces import FacesByShape
 
 STEPS = 8
 
@@ -30,12 +33,16 @@ def models(tiny_config):
     return Generator(tiny_config).eval(), Generator(tiny_config).eval()
 
 
-@pytest.fixture()
-def studio(models, tmp_path):
+def make_studio(models, tmp_path, **options) -> Studio:
     source, target = models
     inversion = Inversion(make_distance("default"), options=ProjectionOptions(space="w+", steps=STEPS))
-    s = Studio(source, {"cartoon": target, "copy-of-source": source}, inversion, work_dir=tmp_path / "work",
-               max_upload_mb=1)
+    return Studio(source, {"cartoon": target, "copy-of-source": source}, inversion, work_dir=tmp_path / "work",
+                  max_upload_mb=1, **options)
+
+
+@pytest.fixture()
+def studio(models, tmp_path):
+    s = make_studio(models, tmp_path)
     yield s
     s.close()
 
@@ -289,3 +296,104 @@ def test_serve_without_gradio_says_how_to_get_it(tmp_path, models, monkeypatch, 
     monkeypatch.delitem(sys.modules, "freezeg.app.page", raising=False)
     assert main(["serve", "--source", str(tmp_path / "s.pt"), "--target", str(tmp_path / "s.pt")]) == 2
     assert "freezeg serve needs Gradio: pip install 'freezeg[app]'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- Align faces and paste-back
+# A stand-in detector reports given landmarks (as tests/test_translate_faces.py), so no dlib is needed.
+SMALL_FACE, LARGE_FACE = face_of(UPRIGHT * 0.4 + (10, 30)), face_of(UPRIGHT * 0.6 + (150, 20))
+
+
+@pytest.fixture()
+def group(tmp_path):
+    """group.png (240x160) with two faces, the right one larger; lonely.png with one too small; empty.png;
+    and a stand-in detector that finds them."""
+    rng = np.random.default_rng(0)
+    image = np.asarray(Image.fromarray(rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)).resize((240, 160)))
+    Image.fromarray(image).save(tmp_path / "group.png")
+    Image.fromarray(image[:100, :100]).save(tmp_path / "lonely.png")
+    Image.fromarray(image[:90, :90]).save(tmp_path / "empty.png")
+    detector = FacesByShape({(160, 240): [LARGE_FACE, SMALL_FACE], (100, 100): [face_of(UPRIGHT * 0.2)]})
+    return image, detector
+
+
+@pytest.fixture()
+def face_studio(models, tmp_path, group):
+    s = make_studio(models, tmp_path, face_detector=group[1])
+    yield s
+    s.close()
+
+
+def test_align_faces_translates_the_largest_face_and_pastes_it_back(face_studio, group, tmp_path, monkeypatch):
+    studio, (image, detector) = face_studio, group
+    session = studio.open_upload(studio.new_session(), str(tmp_path / "group.png"), align_faces=True)
+    # Faces are numbered left to right (as the CLI names them); the largest is chosen and the note says so.
+    assert studio.face_choices(session) == [("face 0 (left)", 0), ("face 1 (right, largest)", 1)]
+    assert session.face == 1 and session.name == "group_face1" and session.latent is not None
+    assert np.array_equal(session.input, align(image, LARGE_FACE, 16).image)
+    assert "group.png: 2 faces; this is face 1 (right, largest), chosen as the largest; 'Face' picks another" \
+        in studio.rerender(session, settings()).report
+
+    calls = []
+    monkeypatch.setattr(Inversion, "project", lambda *a, **k: calls.append(1))
+    plain = studio.rerender(session, settings())
+    assert plain.pasted is None and not any("pasted" in f for f in plain.files)
+    assert np.array_equal(plain.input, session.input)  # the input tile is the aligned crop
+    view = studio.rerender(session, settings(paste_back=True))
+    expected = paste_back(image, session.aligned, view.translation)
+    assert view.pasted.shape == image.shape and np.array_equal(view.pasted, expected)
+    assert view.files[-1].endswith("group-pasted.png")
+    assert np.array_equal(np.asarray(Image.open(view.files[-1])), expected)
+    assert "Pasted back into group.png (240x160)" in view.report
+    assert not np.array_equal(view.pasted, image) and np.array_equal(view.pasted[130:, :100], image[130:, :100])
+    styled = studio.rerender(session, settings(paste_back=True, style_strength=1.0, style_seed=3))
+    assert not np.array_equal(styled.pasted, view.pasted)  # re-rendered and pasted again, not projected
+    assert calls == []
+    monkeypatch.undo()
+
+    # Another face: aligned from the photo the session keeps (no second detection), then projected.
+    detector.table.clear()
+    other = studio.prepare_input(session, align_faces=True, face=0)
+    assert other.name == "group_face0" and other.latent is None and other.face == 0
+    assert np.array_equal(other.input, align(image, SMALL_FACE, 16).image)
+    assert other.note == "group.png: 2 faces; this is face 0 (left)"
+    assert session.face == 1  # sessions are values: the old one is unchanged
+    # Unticked: the centred square of the same photo, and no face menu.
+    whole = studio.prepare_input(other, align_faces=False)
+    assert whole.aligned is None and studio.face_choices(whole) == [] and whole.name == "group"
+    assert "240x160 centre-cropped and resized to 16x16" in whole.note
+    whole = studio.project(whole)
+    assert "only for photos uploaded with 'Align faces' on" in studio.rerender(whole, settings(paste_back=True)).report
+
+
+def test_align_faces_refuses_photos_without_a_usable_face(face_studio, tmp_path):
+    studio = face_studio
+    session = studio.use_seed(studio.new_session(), 1)
+    with pytest.raises(UploadError, match=r"^empty.png: no face found; untick 'Align faces' to translate the whole"):
+        studio.receive_upload(session, str(tmp_path / "empty.png"), align_faces=True)
+    with pytest.raises(UploadError, match=r"^lonely.png: 1 face found, too small for this 16 px model \(a face must "
+                                          r"span at least 32 px of the photo\)"):
+        studio.receive_upload(session, str(tmp_path / "lonely.png"), align_faces=True)
+    assert session.name == "seed-1" and session.photo is None  # the visitor's session is as it was
+    # A style image is aligned too, its largest face; a latent file leaves no photo behind.
+    styled = studio.open_style_image(session, str(tmp_path / "group.png"), align_faces=True)
+    assert styled.style_name == "group.png, face1"
+    aligned = studio.receive_upload(session, str(tmp_path / "group.png"), align_faces=True)
+    latent_file = studio.rerender(studio.project(aligned), settings()).files[2]
+    from_file = studio.receive_upload(aligned, latent_file, align_faces=True)
+    assert from_file.photo is None and from_file.aligned is None and studio.face_choices(from_file) == []
+
+
+def test_align_faces_without_the_extra_says_how_to_install_it(studio, photo, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlib", None)
+    monkeypatch.setattr(detect, "_made", {})
+    assert studio.alignment_unavailable() == ("Align faces needs dlib and its face landmark model on the server: "
+                                              "pip install 'freezeg[align]'")
+    with pytest.raises(UploadError, match=r"pip install 'freezeg\[align\]'"):
+        studio.receive_upload(studio.new_session(), str(photo), align_faces=True)
+    assert studio.receive_upload(studio.new_session(), str(photo)).input.shape == (16, 16, 3)  # the rest works
+
+
+def test_pasted_photos_are_shown_shrunk_to_the_page():
+    assert fit_within(np.zeros((600, 3000, 3), np.uint8), 1024).shape == (205, 1024, 3)
+    small = np.zeros((60, 30, 3), np.uint8)
+    assert fit_within(small, 1024) is small

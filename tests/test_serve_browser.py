@@ -9,6 +9,7 @@ FREEZEG_SERVE_MODELS=SOURCE,TARGET[,IMAGE] runs it with other checkpoints (and i
 e.g. the demo's for README's screenshot.
 """
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -18,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -190,7 +192,8 @@ def test_a_visitor_translates_restyles_and_recovers_from_a_bad_upload(server, br
     stranger.wait_for_selector("#status", timeout=TIMEOUT_MS)
     assert "Upload an image" in _text(stranger, "#status")
     assert _image_src(stranger, "translation-image") is None
-    assert "latent" not in _text(stranger, "#downloads").replace("translation, panel, latent", "")
+    label = "translation, panel, latent (and the pasted photo)"
+    assert "latent" not in _text(stranger, "#downloads").replace(label, "")
 
 
 def test_projection_shows_live_progress_and_stops(server, browser, models):
@@ -200,8 +203,12 @@ def test_projection_shows_live_progress_and_stops(server, browser, models):
     page.wait_for_selector("#upload input[type=file]", state="attached", timeout=TIMEOUT_MS)
     page.get_by_text("Projection settings").click()
     steps = page.locator("#projection-steps input[type=number]")
-    steps.fill("3000")
-    steps.press("Enter")
+    for _ in range(20):  # under load a value typed just after the accordion opens is sometimes lost: type again
+        steps.fill("3000")
+        steps.press("Enter")
+        if page.locator("#projection-steps input[type=range]").input_value() == "3000":
+            break
+        page.wait_for_timeout(500)
     _upload(page, "upload", models[2])
     page.wait_for_function("document.body.innerText.includes('projecting: step')", timeout=TIMEOUT_MS)
     assert _image_src(page, "input-image") and "Projecting with the source generator" in _text(page, "#status")
@@ -222,3 +229,66 @@ def test_pairs_and_interpolation_tabs_draw(server, browser):
     page.get_by_role("button", name="Make animation").click()
     src = _wait_for_new_image(page, "loop-gif", None)
     assert src.endswith(".gif")
+
+
+def _face_photos(tmp_path) -> dict[str, str]:
+    """Real photos from scikit-image's wheel: one face, two faces (the astronaut and her mirror image), none."""
+    from freezeg.align.dlib_detector import LANDMARK_MODEL, MODELS
+    from freezeg.data.images import read_image
+    from freezeg.packaged import package_file
+
+    if importlib.util.find_spec("dlib") is None or package_file(MODELS, LANDMARK_MODEL) is None:
+        pytest.skip("needs pip install 'freezeg[align]'")
+    astronaut = package_file("scikit-image", "skimage/data/astronaut.png")
+    if astronaut is None:
+        pytest.skip("needs scikit-image (its astronaut and coffee photos)")
+    face = read_image(astronaut)
+    Image.fromarray(face).save(tmp_path / "astronaut.jpg", quality=95)
+    Image.fromarray(np.concatenate([face, face[:, ::-1]], axis=1)).save(tmp_path / "pair.png")
+    return {"one": str(tmp_path / "astronaut.jpg"), "two": str(tmp_path / "pair.png"),
+            "none": str(package_file("scikit-image", "skimage/data/coffee.png"))}
+
+
+def test_a_visitor_aligns_faces_chooses_one_and_pastes_it_back(server, browser, tmp_path):
+    photos = _face_photos(tmp_path)
+    url, proc = server
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(url)
+    page.wait_for_selector("#upload input[type=file]", state="attached", timeout=TIMEOUT_MS)
+    page.locator("#align-faces input[type=checkbox]").check()
+    page.locator("#paste-back input[type=checkbox]").check()
+
+    # One face: its aligned crop is projected; the translation is pasted back into the photo.
+    _upload(page, "upload", photos["one"])
+    _wait_for_text(page, "#report", "PSNR")
+    assert "astronaut.jpg: the face, FFHQ-aligned" in _text(page, "#report")
+    _wait_for_text(page, "#report", "Pasted back into astronaut.jpg (512x512)")
+    _wait_for_text(page, "#downloads", "astronaut-pasted")
+    assert "astronaut_face0-latent" in _text(page, "#downloads")
+    first = _image_src(page, "pasted-image")
+    assert first and page.locator("#face-menu").count() == 0 or not page.locator("#face-menu").is_visible()
+
+    # A render control re-renders and pastes again.
+    track = page.locator("#style-strength input[type=range]")
+    track.scroll_into_view_if_needed()
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + box["height"] / 2)
+    assert _wait_for_new_image(page, "pasted-image", first) != first
+
+    # No face: an error line, the server carries on.
+    _upload(page, "upload", photos["none"])
+    _wait_for_text(page, "#status", "coffee.png: no face found")
+    assert proc.poll() is None
+
+    # Two faces: the Face menu offers both; choosing the other one projects it.
+    _upload(page, "upload", photos["two"])
+    _wait_for_text(page, "#status", "Projected and translated")
+    _wait_for_text(page, "#report", "pair.png: 2 faces")
+    chosen = "pair_face1" if "pair_face1-latent" in _text(page, "#downloads") else "pair_face0"
+    other = "pair_face0" if chosen == "pair_face1" else "pair_face1"
+    page.locator("#face-menu input").click()
+    page.get_by_role("option", name=f"face {other[-1]} (").click()
+    _wait_for_text(page, "#downloads", f"{other}-latent")
+    _wait_for_text(page, "#report", "Pasted back into pair.png (1024x512)")
+    shot = os.environ.get("FREEZEG_SERVE_ALIGN_SCREENSHOT")
+    page.screenshot(path=shot or str(tmp_path / "serve-align.png"), full_page=bool(shot))

@@ -34,6 +34,10 @@ CSS = """
 #status { min-height: 1.5em; }
 """
 
+ALIGN_HELP = ("for face models: find the face, then crop and level it the way FFHQ was made "
+              "(off: a centred square); several faces: choose one under 'Face'")
+PASTE_HELP = "also show the translated face in the whole photo (with 'Align faces'; full size under Downloads)"
+
 PROJECTION_HELP = ("Projection finds the latent that makes the source generator draw your image. "
                    "More steps: closer, slower. W+ (one latent per layer) reaches images closer than W, "
                    "but its translations are noisier.")
@@ -49,12 +53,14 @@ def _settings(studio: Studio, data: dict, w: dict) -> RenderSettings:
         style_source="image" if data[w["style_source"]] == "style image" else "seed",
         style_seed=int(data[w["style_seed"]] or 0),
         blend=tuple(float(data[s]) for s in w["blend"]),
+        paste_back=bool(data[w["paste_back"]]),
     )
 
 
 def build_page(studio: Studio) -> gr.Blocks:
     """The whole page. Each browser tab gets its own Session (gr.State), removed when the tab closes."""
     mp4 = _has_mp4()
+    no_align = studio.alignment_unavailable()  # None, or the line saying what the server lacks
     with gr.Blocks(title="freezeg", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
         session = gr.State(None, delete_callback=studio.end_session)
         w: dict = {}
@@ -80,8 +86,17 @@ def build_page(studio: Studio) -> gr.Blocks:
                         upload = gr.File(label="Image or latent file", file_count="single", type="filepath",
                                          height=120, elem_id="upload")
                         gr.Markdown(f"PNG, JPEG, WebP or BMP up to {studio.max_upload_mb:g} MB (cropped to a "
-                                    f"centred square, resized to {studio.source.size} px), or a latent file "
-                                    "(.pt) from `freezeg project`/`translate` or this page.")
+                                    f"centred square or to a face, resized to {studio.source.size} px), or a latent "
+                                    "file (.pt) from `freezeg project`/`translate` or this page.")
+                        with gr.Row():  # greyed out, saying what to install, where the align extra is missing
+                            align_faces = gr.Checkbox(False, label="Align faces (FFHQ crop)", elem_id="align-faces",
+                                                      interactive=no_align is None, info=no_align or ALIGN_HELP)
+                            w["paste_back"] = gr.Checkbox(
+                                False, label="Paste back into the photo", elem_id="paste-back",
+                                interactive=no_align is None, info="needs 'Align faces'" if no_align else PASTE_HELP)
+                        face_menu = gr.Dropdown([], label="Face", info="the photo has several faces: which one to "
+                                                "translate (numbered left to right, as in the download names)",
+                                                visible=False, elem_id="face-menu")
                     with gr.Column(scale=1):
                         seed = gr.Number(value=0, precision=0, minimum=0, label="...or a seed",
                                          info="a sample of the source generator")
@@ -99,9 +114,11 @@ def build_page(studio: Studio) -> gr.Blocks:
                                               elem_id="reconstruction-image")
                     translation = gr.Image(label="Translation", type="numpy", format="png", interactive=False,
                                            height=256, elem_classes="pixelated", elem_id="translation-image")
+                pasted = gr.Image(label="Pasted back into the photo", type="numpy", format="jpeg", interactive=False,
+                                  height=420, visible=False, elem_id="pasted-image")
                 report = gr.Markdown(elem_id="report")
-                downloads = gr.File(label="Downloads: translation, panel, latent", file_count="multiple",
-                                    interactive=False, elem_id="downloads")
+                downloads = gr.File(label="Downloads: translation, panel, latent (and the pasted photo)",
+                                    file_count="multiple", interactive=False, elem_id="downloads")
                 with gr.Accordion("Style mixing", open=True):
                     gr.Markdown("Keep your image's coarse layers and take the finer ones from a style: "
                                 "a seed, or a style image of your own (projected like the input).")
@@ -156,15 +173,21 @@ def build_page(studio: Studio) -> gr.Blocks:
                 loop_status = gr.Markdown()
 
         controls = [w["target"], w["truncation"], w["strength"], w["mix_from"], w["style_source"], w["style_seed"],
-                    *w["blend"]]
-        view_outputs = [shown_input, reconstruction, translation, report, downloads]
+                    *w["blend"], w["paste_back"]]
+        view_outputs = [shown_input, reconstruction, translation, pasted, report, downloads]
 
         def view_update(s: Session, settings: RenderSettings) -> dict:
             v = studio.rerender(s, settings)
             if v is None:
                 return {}
             return {shown_input: v.input, reconstruction: v.reconstruction, translation: v.translation,
-                    report: v.report, downloads: v.files}
+                    pasted: gr.update(value=v.pasted, visible=v.pasted is not None), report: v.report,
+                    downloads: v.files}
+
+        def faces_update(s: Session) -> dict:
+            """The Face menu: shown when the session's aligned photo has several faces."""
+            choices = studio.face_choices(s)
+            return gr.update(choices=choices, value=s.face if choices else None, visible=len(choices) > 1)
 
         def failed(e: Exception, where=status) -> dict:
             gr.Warning(str(e))
@@ -190,25 +213,45 @@ def build_page(studio: Studio) -> gr.Blocks:
                 out = view_update(s, _settings(studio, data, w))
             except (ValueError, OSError) as e:
                 return failed(e)
-            return {session: s, status: (message or _done)(s), **out}
+            return {session: s, status: (message or _done)(s), face_menu: faces_update(s), **out}
 
-        def on_upload(data: dict, request: gr.Request, progress=gr.Progress()):
-            path = data[upload]
-            if not path:
-                return
+        def new_input(data: dict, request: gr.Request, progress, prepare, undo: dict | None = None):
+            """Make the session's input with `prepare` (Session -> Session), show it, and project it (an image)."""
             s = data[session] or studio.new_session()
             try:
-                s = studio.receive_upload(s, path)
+                s = prepare(s)
                 if s.latent is None:  # an image: show it at once, then project it
                     yield {session: s, shown_input: s.input, reconstruction: None, translation: None, report: "",
-                           downloads: None, status: "Projecting with the source generator... (Stop keeps the "
-                                                    "latent found so far)"}
+                           pasted: gr.update(value=None, visible=False), downloads: None, face_menu: faces_update(s),
+                           status: "Projecting with the source generator... (Stop keeps the latent found so far)"}
                     s = studio.project(s, reporter(progress), stop_check(request), **projection_options(data))
                 out = view_update(s, _settings(studio, data, w))
             except (ValueError, OSError) as e:
-                yield failed(e)
+                yield {**failed(e), **(undo or {})}
                 return
-            yield {session: s, status: _done(s), **out}
+            yield {session: s, status: _done(s), face_menu: faces_update(s), **out}
+
+        def on_upload(data: dict, request: gr.Request, progress=gr.Progress()):
+            path = data[upload]
+            if path:
+                yield from new_input(data, request, progress,
+                                     lambda s: studio.receive_upload(s, path, bool(data[align_faces])))
+
+        def on_align(data: dict, request: gr.Request, progress=gr.Progress()):
+            """Align faces ticked or unticked: the photo held is cropped again and projected."""
+            on = bool(data[align_faces])
+            if data[session] is None or data[session].photo is None:
+                yield {status: "Faces will be aligned in the next photo you upload." if on
+                       else "The next photo you upload will be cropped to a centred square."}
+                return
+            yield from new_input(data, request, progress, lambda s: studio.prepare_input(s, on),
+                                 undo={align_faces: not on})  # no face: the box unticks again
+
+        def on_face(data: dict, request: gr.Request, progress=gr.Progress()):
+            choice, held = data[face_menu], data[session]
+            if choice is None or (held is not None and held.face == int(choice) and held.latent is not None):
+                return  # nothing chosen, or the face already translated
+            yield from new_input(data, request, progress, lambda s: studio.prepare_input(s, True, int(choice)))
 
         def on_reproject(data: dict, request: gr.Request, progress=gr.Progress()):
             if data[session] is None or data[session].input is None:
@@ -225,13 +268,15 @@ def build_page(studio: Studio) -> gr.Blocks:
                 return {}
             return change_session(
                 data, lambda s: studio.open_style_image(s, path, reporter(progress), stop_check(request),
-                                                        **projection_options(data)),
+                                                        **projection_options(data),
+                                                        align_faces=bool(data[align_faces])),
                 lambda s: f"Style image {s.style_name} projected: choose 'style image' as the style source "
                           "and raise the style strength.")
 
         def on_render(data: dict):
             try:
-                return view_update(data[session], _settings(studio, data, w))
+                # Nothing to render yet: an empty dict would read as one output value, so name one.
+                return view_update(data[session], _settings(studio, data, w)) or {status: gr.update()}
             except (ValueError, OSError) as e:
                 return failed(e)
 
@@ -259,9 +304,11 @@ def build_page(studio: Studio) -> gr.Blocks:
                     loop_video: gr.update(value=None if gif else path, visible=not gif),
                     loop_file: path, loop_status: ""}
 
-        everything = {session, upload, seed, style_upload, steps, space, *controls}
-        translate_outputs = [session, status, *view_outputs]
+        everything = {session, upload, seed, style_upload, steps, space, align_faces, face_menu, *controls}
+        translate_outputs = [session, status, face_menu, align_faces, *view_outputs]
         upload.upload(on_upload, everything, translate_outputs, concurrency_id="projection")
+        align_faces.input(on_align, everything, translate_outputs, concurrency_id="projection")
+        face_menu.input(on_face, everything, translate_outputs, concurrency_id="projection")
         reproject.click(on_reproject, everything, translate_outputs, concurrency_id="projection")
         style_upload.upload(on_style_upload, everything, translate_outputs, concurrency_id="projection")
         stop.click(on_stop, None, None, queue=False)

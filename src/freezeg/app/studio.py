@@ -11,14 +11,17 @@ StyleMix, seed_style), layer blending (blend.blend_blocks), pairs and interpolat
 (compare), latent files (project.save_latent). A latent is found once; changing a render
 setting only renders it again.
 
-Where face alignment will go: an uploaded photo becomes the model's input in `model_input`
-(today: centre crop and resize); aligning instead, and pasting the translation back into the
-photo in `_view`, changes those two places only.
+An uploaded photo is kept whole in the session (`Photo`) and becomes the model's input in
+`prepare_input`: centre-cropped, or with 'Align faces' the FFHQ crop of one of its faces
+(freezeg.align, as `--align faces`); `rerender` then pastes the translation back into the photo
+when asked (as `--paste-back`). The face detector is shared; the photo, the chosen face's
+transform (AlignedFace) and the latent are the session's.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import tempfile
 import threading
@@ -29,7 +32,21 @@ from typing import Callable
 
 import numpy as np
 import torch
+from PIL import Image
 
+from ..align import (
+    AlignedFace,
+    FaceDetector,
+    PhotoFaces,
+    align,
+    ffhq_quad,
+    find_faces,
+    make_detector,
+    min_face_side,
+    paste_back,
+)
+from ..align.dlib_detector import EXTRA as ALIGN_EXTRA
+from ..align.geometry import quad_side
 from ..blend import blend_blocks, check_compatible
 from ..checkpoint import load_generator
 from ..compare import interpolation_frames, pair_grid, seed_ws
@@ -39,8 +56,11 @@ from ..project import Latent, save_latent
 from ..ranges import parse_seeds
 from ..sampling import seed_latent, seed_noise
 from ..translate import DEFAULT_POOR_PSNR, Inversion, StyleMix, fit_to_model, layer_index, panel, render, seed_style
+from ..translate.faces import photo_suffix, save_photo
 from ..video import write_video
-from .uploads import DEFAULT_MAX_UPLOAD_MB, Upload, UploadError, read_upload
+from .uploads import DEFAULT_MAX_UPLOAD_MB, UploadError, read_upload
+
+log = logging.getLogger("freezeg")
 
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 ShouldStop = Callable[[], bool]
@@ -49,6 +69,9 @@ MAX_PAIR_SEEDS = 64
 MAX_FRAMES = 240
 MAX_STEPS = 5000  # projection steps a visitor may ask for
 BLENDS_KEPT = 2  # blended generators cached (each is a copy of the model)
+PREVIEW_SIDE = 1024  # the pasted photo is shown at most this large (downloaded at full resolution)
+ALIGN_MISSING = f"Align faces needs dlib and its face landmark model on the server: {ALIGN_EXTRA}"
+NO_ALIGN_HINT = "untick 'Align faces' to translate the whole image"
 
 
 def _no_progress(fraction: float, text: str) -> None:
@@ -59,6 +82,17 @@ def _never() -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Photo:
+    """An uploaded image at full resolution, kept so that its input can be made again (alignment
+    switched on or off, another face chosen) and a translated face pasted back into it."""
+
+    image: np.ndarray = field(repr=False)  # uint8 [H, W, 3], as uploaded
+    name: str  # safe stem for download names
+    filename: str  # as the visitor called it, for messages
+    faces: PhotoFaces | None = None  # its usable faces, once looked for (left to right)
+
+
 @dataclass
 class Session:
     """One visitor's state (one browser tab). Created per visit, never shared."""
@@ -67,6 +101,9 @@ class Session:
     name: str = ""  # what the content is called in download names ("photo", "seed-42")
     origin: str = ""  # how the latent was made: "image" | "latent" | "seed"
     input: np.ndarray | None = None  # the uploaded image as the model sees it, uint8 [size, size, 3]
+    photo: Photo | None = None  # the uploaded image in full, while the content comes from one
+    face: int | None = None  # with 'Align faces': which of photo.faces the input is
+    aligned: AlignedFace | None = field(default=None, repr=False)  # that face's crop and its place in the photo
     latent: Latent | None = None  # the content latent
     note: str | None = None  # what happened to the upload (resized, a latent file without fidelity, ...)
     stopped: str | None = None  # set when the visitor stopped the projection early
@@ -89,6 +126,7 @@ class RenderSettings:
     style_source: str = "seed"  # "seed" | "image"
     style_seed: int = 0
     blend: tuple[float, ...] = ()  # target share per block from 4px up (empty: the target, unblended)
+    paste_back: bool = False  # also paste the translated face back into the photo (aligned uploads)
 
 
 @dataclass
@@ -99,7 +137,8 @@ class View:
     reconstruction: np.ndarray
     translation: np.ndarray
     report: str  # Markdown: fidelity numbers, the poor-inversion flag, notes
-    files: list[str] = field(default_factory=list)  # translation PNG, panel PNG, latent file
+    files: list[str] = field(default_factory=list)  # translation PNG, panel PNG, latent file (, pasted photo)
+    pasted: np.ndarray | None = None  # with paste-back: the photo with the translated face in it (a preview)
 
 
 class StopFlags:
@@ -139,6 +178,7 @@ class Studio:
         max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
         work_dir: str | Path | None = None,  # parent of the sessions' download folders (default: a temp folder)
         source_label: str = "source",
+        face_detector: FaceDetector | None = None,  # for 'Align faces' (default: dlib's, loaded when first needed)
     ):
         if not targets:
             raise ValueError("need at least one target generator")
@@ -153,6 +193,7 @@ class Studio:
         self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="freezeg-serve-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.stops = StopFlags()
+        self._face_detector = face_detector
         self._blends: OrderedDict[tuple, Generator] = OrderedDict()
         self._blend_lock = threading.Lock()
         inversion.ensure_stats(self.source)  # the average w: once, before the first visitor waits for it
@@ -198,28 +239,91 @@ class Studio:
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ inputs
-    def model_input(self, upload: Upload) -> tuple[np.ndarray, str | None]:
-        """An uploaded photo as the source generator's input, and a note when it was changed."""
-        image, note = fit_to_model(upload.image, self.source.size, upload.filename)
-        return np.array(image), note  # a writable copy (torch warns about read-only arrays)
-
-    def receive_upload(self, session: Session, path: str) -> Session:
+    def receive_upload(self, session: Session, path: str, align_faces: bool = False) -> Session:
         """Check and read a visitor's file: a latent file is ready to render; an image becomes the
-        session's input, waiting for `project` (the page shows it meanwhile)."""
+        session's photo and input (see prepare_input), waiting for `project` (the page shows it meanwhile)."""
         upload = read_upload(path, self.source, self.max_upload_mb)
         if upload.kind == "latent":
             fid = upload.latent.fidelity
             note = f"{upload.filename}: a latent file" + ("" if isinstance(fid.get("psnr"), (int, float))
                                                             else " (no source image to compare with)")
             return self._with_latent(session, upload.latent, upload.name, "latent", None, note)
-        image, note = self.model_input(upload)
-        return dataclasses.replace(session, input=image, name=upload.name, note=note, origin="image", latent=None,
-                                   stopped=None, latent_file=None, reconstruction=None)
+        photo = Photo(upload.image, upload.name, upload.filename)
+        return self.prepare_input(dataclasses.replace(session, photo=photo), align_faces)
+
+    def prepare_input(self, session: Session, align_faces: bool = False, face: int | None = None) -> Session:
+        """The session's photo as the source generator's input, waiting for `project`: a centred square,
+        or with `align_faces` the FFHQ crop of face number `face` (in face_choices; default: the largest)."""
+        photo = session.photo
+        if photo is None:
+            raise UploadError("no photo to crop: upload one first")
+        cleared = {"origin": "image", "latent": None, "stopped": None, "latent_file": None, "reconstruction": None}
+        if not align_faces:
+            image, note = fit_to_model(photo.image, self.source.size, photo.filename)
+            return dataclasses.replace(session, input=np.array(image), name=photo.name, note=note, face=None,
+                                       aligned=None, **cleared)  # a writable copy (torch warns about read-only arrays)
+        photo = self.find_faces(photo)
+        faces = photo.faces.faces
+        largest = _largest(photo.faces)
+        index = largest if face is None else int(face)
+        if not 0 <= index < len(faces):
+            raise UploadError(f"{photo.filename}: there is no face {face} to choose (it has {len(faces)})")
+        name, found = faces[index]
+        aligned = align(photo.image, found, self.source.size)
+        if len(faces) == 1:
+            what = (f"{photo.filename}: the face, FFHQ-aligned ({aligned.side_in_photo:.0f} px of the photo "
+                    f"to {aligned.size} px)")
+        else:
+            what = (f"{photo.filename}: {len(faces)} faces; this is {_face_label(photo, index, largest)}"
+                    + (", chosen as the largest; 'Face' picks another" if face is None else ""))
+        note = "; ".join([what] + [n.split(": ", 1)[-1] for n in photo.faces.notes])
+        return dataclasses.replace(session, photo=photo, input=aligned.image, name=name, note=note, face=index,
+                                   aligned=aligned, **cleared)
+
+    def find_faces(self, photo: Photo) -> Photo:
+        """The photo with its usable faces found (looked for once); UploadError when it has none."""
+        if photo.faces is None:
+            found = find_faces(photo.image, photo.name, self.source.size, self.face_detector(), label=photo.filename)
+            photo = dataclasses.replace(photo, faces=found)
+        found = photo.faces
+        if found.tiny and not found.faces:
+            raise UploadError(f"{photo.filename}: {_count(len(found.tiny), 'face')} found, too small for this "
+                              f"{self.source.size} px model (a face must span at least "
+                              f"{min_face_side(self.source.size):.0f} px of the photo); {NO_ALIGN_HINT}")
+        if not found.faces:
+            raise UploadError(f"{photo.filename}: no face found; {NO_ALIGN_HINT}")
+        return photo
+
+    def face_choices(self, session: Session | None) -> list[tuple[str, int]]:
+        """(label, number) of each usable face of the session's aligned photo, left to right; [] otherwise."""
+        if session is None or session.aligned is None:
+            return []
+        largest = _largest(session.photo.faces)
+        return [(_face_label(session.photo, i, largest), i) for i in range(len(session.photo.faces.faces))]
+
+    def face_detector(self) -> FaceDetector:
+        """The detector for 'Align faces' (loaded once); UploadError saying what to install when it is missing."""
+        if self._face_detector is None:
+            try:
+                self._face_detector = make_detector()
+            except ValueError as e:
+                log.info("the page's 'Align faces' is off: %s", e)
+                raise UploadError(ALIGN_MISSING) from None
+        return self._face_detector
+
+    def alignment_unavailable(self) -> str | None:
+        """None when 'Align faces' works on this server; otherwise the line saying what to install."""
+        try:
+            self.face_detector()
+        except UploadError as e:
+            return str(e)
+        return None
 
     def open_upload(self, session: Session, path: str, progress: Progress = _no_progress,
-                    should_stop: ShouldStop = _never, steps: int | None = None, space: str | None = None) -> Session:
+                    should_stop: ShouldStop = _never, steps: int | None = None, space: str | None = None,
+                    align_faces: bool = False) -> Session:
         """receive_upload, then project an image (progress reported, stoppable)."""
-        session = self.receive_upload(session, path)
+        session = self.receive_upload(session, path, align_faces)
         if session.latent is not None:
             return session
         return self.project(session, progress, should_stop, steps, space)
@@ -243,12 +347,17 @@ class Studio:
         return self._with_latent(session, latent, f"seed-{seed}", "seed", None, None)
 
     def open_style_image(self, session: Session, path: str, progress: Progress = _no_progress,
-                         should_stop: ShouldStop = _never, steps: int | None = None, space: str | None = None) -> Session:
-        """Project an uploaded style image; its later layers' latents can then be mixed in."""
+                         should_stop: ShouldStop = _never, steps: int | None = None, space: str | None = None,
+                         align_faces: bool = False) -> Session:
+        """Project an uploaded style image (with `align_faces`: its largest face); its later layers'
+        latents can then be mixed in."""
         upload = read_upload(path, self.source, self.max_upload_mb, kinds=("image",))
-        image, _ = self.model_input(upload)
-        latent, stopped = self._invert(image, progress, should_stop, "projecting the style image", steps, space)
-        return dataclasses.replace(session, style=latent, style_name=upload.filename + (f" ({stopped})" if stopped else ""))
+        photo = Photo(upload.image, upload.name, upload.filename)
+        style = self.prepare_input(Session(folder=session.folder, photo=photo), align_faces)
+        latent, stopped = self._invert(style.input, progress, should_stop, "projecting the style image", steps, space)
+        face = f", {style.name.rsplit('_', 1)[-1]}" if style.aligned is not None else ""
+        return dataclasses.replace(session, style=latent,
+                                   style_name=upload.filename + face + (f" ({stopped})" if stopped else ""))
 
     def inversion_for(self, steps: int | None = None, space: str | None = None) -> Inversion:
         """The server's projection set-up with one visitor's steps and space (the shared one is never changed)."""
@@ -285,6 +394,8 @@ class Studio:
                      note: str | None) -> Session:
         latent_file = session.folder / f"{name}-latent.pt"
         save_latent(latent_file, latent, self.source_label, self.source)
+        if origin != "image":  # a seed or a latent file: no photo behind it
+            session = dataclasses.replace(session, photo=None, face=None, aligned=None)
         return dataclasses.replace(session, latent=latent, name=name, origin=origin, input=image, note=note,
                                    stopped=None, latent_file=latent_file, reconstruction=None)
 
@@ -345,8 +456,14 @@ class Studio:
         ]
         if session.latent_file is not None:
             files.append(session.latent_file)
+        pasted = None
+        if settings.paste_back and session.aligned is not None:
+            photo = session.photo
+            pasted = paste_back(photo.image, session.aligned, translation)
+            files.append(save_photo(pasted, session.folder / f"{photo.name}-pasted{photo_suffix(photo.filename)}"))
+            pasted = fit_within(pasted, PREVIEW_SIDE)
         return View(session.input, reconstruction, translation, self.report(session, settings, style),
-                    [str(f) for f in files])
+                    [str(f) for f in files], pasted)
 
     def report(self, session: Session, settings: RenderSettings, style: StyleMix | None) -> str:
         """The text under the images: how good the reconstruction is, and what the translation used."""
@@ -377,6 +494,12 @@ class Studio:
                          f"strength {style.strength:g}.")
         elif settings.style_strength > 0 and settings.style_source == "image":
             lines.append("Style image: none uploaded yet, so no style is mixed in.")
+        if settings.paste_back and session.aligned is not None:
+            h, w = session.photo.image.shape[:2]
+            lines.append(f"Pasted back into {session.photo.filename} ({w}x{h}); the full-size photo is under "
+                         "Downloads.")
+        elif settings.paste_back:
+            lines.append("Paste back: only for photos uploaded with 'Align faces' on.")
         if settings.blend and any(a != 1.0 for a in settings.blend):
             shares = ", ".join(f"{r}px {a:g}" for r, a in zip(self.resolutions, settings.blend))
             lines.append(f"Layer blend (target share per block): {shares}.")
@@ -425,3 +548,30 @@ class Studio:
             video = interpolation_frames(self.source, target, keys, frames, space="z", truncation=settings.truncation)
         return str(write_video(video, session.folder / f"interpolation.{fmt}", fps=fps))
 
+
+
+def _largest(faces: PhotoFaces) -> int:
+    """Which usable face has the largest crop in the photo (the one a visitor most likely means)."""
+    return int(np.argmax([quad_side(ffhq_quad(face.landmarks)) for _, face in faces.faces]))
+
+
+def _face_label(photo: Photo, index: int, largest: int) -> str:
+    """How the page names a face: its number as in download names, where it is, whether it is the largest."""
+    name, face = photo.faces.faces[index]
+    centre = (face.box[0] + face.box[2]) / 2 / photo.image.shape[1]
+    where = ("left", "middle", "right")[min(max(int(centre * 3), 0), 2)]
+    return f"face {name.rsplit('_face', 1)[-1]} ({where}{', largest' if index == largest else ''})"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def fit_within(image: np.ndarray, side: int) -> np.ndarray:
+    """The image shrunk (Lanczos) so that neither side exceeds `side`; unchanged when it fits."""
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    if scale >= 1:
+        return image
+    size = (max(round(w * scale), 1), max(round(h * scale), 1))
+    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS, reducing_gap=3.0))
