@@ -38,11 +38,12 @@ from ..project import Latent
 from ..sampling import seed_noise
 from ..translate import render
 from .plan import FID_MIN_IMAGES, CheckedPlan, SweepPlan
+from .report import tile_row
 
 log = logging.getLogger("freezeg")
 
 BATCH = 16  # images per forward pass while measuring
-GRID_ROW = "grid-row.png"  # a setting's renderings of the grid latents, for the pairs grid
+GRID_ROW = "grid-row.png"  # a setting's renderings of the grid latents (report.tile_row), for the pairs grid
 TRANSLATED = "translated"  # a setting's translations of the --pairs images
 
 
@@ -148,7 +149,7 @@ def evaluate(source: Generator, g: Generator, ref: Reference, folder: Path) -> d
         out["structure"] = {"mean": report.mean, "std": report.std, "shuffled": report.shuffled,
                             "lpips": _lpips(ref.lpips, src, tgt) if ref.lpips is not None else None}
         grid = to_uint8(tgt[: len(ref.grid_seeds)])
-        save_image(np.concatenate(list(grid), axis=1), folder / GRID_ROW)
+        save_image(tile_row(grid), folder / GRID_ROW)
         if ref.latents:
             translations = render(g, ref.latents)
             for name, image in zip(ref.checked.names, translations):
@@ -168,7 +169,7 @@ def evaluate_source(source: Generator, ref: Reference, folder: Path) -> dict:
         ws = ref.structure_ws[: len(ref.grid_seeds)].to(device)
         noise = [n[: len(ref.grid_seeds)].to(device) for n in ref.structure_noise]
         row = to_uint8(source.synthesis(ws, noise=noise))
-    save_image(np.concatenate(list(row), axis=1), folder / GRID_ROW)
+    save_image(tile_row(row), folder / GRID_ROW)
     if ref.checked.inputs is not None:
         out["truth"] = truth_errors(ref.checked.inputs, ref)
     return out

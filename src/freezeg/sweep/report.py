@@ -24,6 +24,7 @@ from ..media import make_grid, save_image
 
 BASELINE = "source"
 NOT_COMPUTED = "n/c"
+GAP = 2  # white pixels between tiles in grids
 
 
 def fine_tuned(rows: list[dict]) -> list[dict]:
@@ -201,25 +202,25 @@ def _axis_range(lo: float, hi: float) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- grids
-def labelled_rows(rows: list[np.ndarray], labels: list[str], pad: int = 2) -> np.ndarray:
-    """Image rows (uint8 [H, W, 3] each, equal sizes) stacked, each with its label on the left."""
+def labelled_rows(rows: list[np.ndarray], labels: list[str], gap: int = GAP) -> np.ndarray:
+    """Rows from `tile_row` (uint8 [H, W, 3], equal sizes) stacked, each labelled on its left."""
     font = ImageFont.load_default()
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     text_w = max(math.ceil(probe.textbbox((0, 0), label, font=font)[2]) for label in labels) + 6
     h, w = rows[0].shape[:2]
-    canvas = Image.new("RGB", (text_w + w + pad, len(rows) * (h + pad) + pad), "white")
+    canvas = Image.new("RGB", (text_w + w, len(rows) * h + gap), "white")
     draw = ImageDraw.Draw(canvas)
     for i, (row, label) in enumerate(zip(rows, labels)):
-        y = pad + i * (h + pad)
+        y = i * h
         canvas.paste(Image.fromarray(row), (text_w, y))
         box = draw.textbbox((0, 0), label, font=font)
-        draw.text((2, y + (h - (box[3] - box[1])) / 2 - box[1]), label, fill="black", font=font)
+        draw.text((2, y + gap + (h - gap - (box[3] - box[1])) / 2 - box[1]), label, fill="black", font=font)
     return np.asarray(canvas)
 
 
-def tile_row(images: list[np.ndarray] | np.ndarray) -> np.ndarray:
-    """Images side by side with white gaps (one grid row)."""
-    return make_grid(np.stack(list(images)), ncols=len(images))
+def tile_row(images: list[np.ndarray] | np.ndarray, gap: int = GAP) -> np.ndarray:
+    """Images side by side with white gaps left, right, between and above (not below: the next row's gap)."""
+    return make_grid(np.stack(list(images)), ncols=len(images), pad=gap)[:-gap]
 
 
 def write_outputs(out: Path, summary: dict, rows: list[dict], recommendation: dict, grid_rows: list[np.ndarray],
