@@ -224,3 +224,9 @@ def test_a_tiny_sweep_end_to_end_resumes_and_reuses_finished_settings(files, tmp
     bigger = run_sweep(tiny_plan(files, out, settings=(Setting(0), Setting(1), Setting(2))), progress=False)
     assert [r["setting"] for r in bigger.rows] == ["source", "g0", "g1", "g2"]
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    # --overwrite starts over with the new budget, removing only what the sweep made.
+    (out / "g0" / "notes.txt").write_text("mine")
+    redone = run_sweep(tiny_plan(files, out, steps=3), overwrite=True, progress=False)
+    assert [load_checkpoint(out / r["setting"]).step for r in redone.rows[1:]] == [3, 3]
+    assert (out / "g0" / "notes.txt").read_text() == "mine"
+    assert json.loads((out / "plan.json").read_text())["train"]["steps"] == 3

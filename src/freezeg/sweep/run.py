@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from ..files import write_json
 from ..networks import Generator
 from ..project import load_latent
 from ..train.loop import Trainer
-from ..train.run import RUN_FILE
+from ..train.run import RUN_FILE, RunFolder
 from ..translate import LATENTS, FolderRun, Inversion, collect_inputs
 from .evaluate import GRID_ROW, TRANSLATED, build_reference, evaluate, evaluate_source
 from .plan import PLAN_FILE, CheckedPlan, Setting, SweepPlan, check_plan
@@ -67,13 +68,12 @@ def _read_result(path: Path) -> dict | None:
         return None
 
 
-def project_pairs(plan: SweepPlan, source: Generator, checked: CheckedPlan, overwrite: bool,
-                  progress: bool) -> tuple[list, float]:
+def project_pairs(plan: SweepPlan, source: Generator, checked: CheckedPlan, progress: bool) -> tuple[list, float]:
     """Project the --pairs source images once with the source generator (resumable); (latents, seconds)."""
     out = Path(plan.out) / PROJECTION
     start = time.perf_counter()
     inversion = plan.inversion or Inversion(make_distance("default", device=next(source.parameters()).device))
-    run = FolderRun(source, out, inversion, overwrite=overwrite, source_path=plan.source, progress=progress)
+    run = FolderRun(source, out, inversion, source_path=plan.source, progress=progress)
     report = run.run(collect_inputs([plan.pairs[0]], kinds=("image",)))
     if report.done:
         log.info("projected %d --pairs images once with the source generator (mean PSNR %.2f dB) -> %s",
@@ -82,13 +82,26 @@ def project_pairs(plan: SweepPlan, source: Generator, checked: CheckedPlan, over
     return latents, time.perf_counter() - start
 
 
-def train_setting(plan: SweepPlan, setting: Setting, overwrite: bool) -> Generator:
+def train_setting(plan: SweepPlan, setting: Setting) -> Generator:
     """Fine-tune one setting to the plan's step count (resuming its run when it has one); its final g_ema."""
     options = plan.setting_options(setting)
-    resume = not overwrite and (Path(options.out) / RUN_FILE).is_file()
-    trainer = Trainer(options, resume=resume, overwrite=overwrite)
+    trainer = Trainer(options, resume=(Path(options.out) / RUN_FILE).is_file())
     trainer.train()
     return trainer.g_ema.eval()
+
+
+def start_over(plan: SweepPlan) -> None:
+    """--overwrite: remove what this sweep made for its settings, baseline and projection, and
+    nothing else, before anything runs (so that an interrupted start-over cannot leave old
+    results that a later run would take as finished)."""
+    out = Path(plan.out)
+    for folder in [out / BASELINE, *(out / s.label for s in plan.settings)]:
+        if (folder / RUN_FILE).exists():
+            RunFolder(folder).claim(resume=False, overwrite=True)  # removes only the run's own files
+        for name in (RESULT_FILE, GRID_ROW):
+            (folder / name).unlink(missing_ok=True)
+        shutil.rmtree(folder / TRANSLATED, ignore_errors=True)
+    shutil.rmtree(out / PROJECTION, ignore_errors=True)
 
 
 def _row(setting: Setting | None, checked: CheckedPlan) -> dict:
@@ -103,6 +116,8 @@ def _row(setting: Setting | None, checked: CheckedPlan) -> dict:
 def run_sweep(plan: SweepPlan, overwrite: bool = False, progress: bool = True) -> SweepResult:
     """Check, project, fine-tune and evaluate every setting, write the reports; see the module doc."""
     checked = check_plan(plan, overwrite)
+    if overwrite:
+        start_over(plan)
     out = Path(plan.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / PLAN_FILE, plan.to_dict())
@@ -113,14 +128,14 @@ def run_sweep(plan: SweepPlan, overwrite: bool = False, progress: bool = True) -
 
     latents, projection_seconds = [], None
     if plan.pairs:
-        latents, projection_seconds = project_pairs(plan, source, checked, overwrite, progress)
+        latents, projection_seconds = project_pairs(plan, source, checked, progress)
     ref = build_reference(plan, checked, source, latents)
 
     rows = []
     for index, setting in enumerate([None, *plan.settings]):
         folder = out / (BASELINE if setting is None else setting.label)
         result_path = folder / RESULT_FILE
-        row = None if overwrite else _read_result(result_path)
+        row = _read_result(result_path)
         if row is not None and (folder / GRID_ROW).is_file():
             log.info("%s: finished earlier (%s)", row["setting"], result_path)
             rows.append(row)
@@ -135,7 +150,7 @@ def run_sweep(plan: SweepPlan, overwrite: bool = False, progress: bool = True) -
             log.info("== setting %d/%d: %s (G trains %s; D trains %s), %d steps", index, len(plan.settings),
                      setting.label, g_trains, d_trains, plan.train.steps)
             start = time.perf_counter()
-            g = train_setting(plan, setting, overwrite)
+            g = train_setting(plan, setting)
             seconds["train"] = time.perf_counter() - start
             start = time.perf_counter()
             row.update(evaluate(source, g, ref, folder))
