@@ -64,7 +64,7 @@ def test_retrain_runs_the_recorded_command_on_the_recorded_data(shipped):
     assert p["step"] == int(train[train.index("--steps") + 1])
     assert len(p["git_commit"]) == 40
     data = p["dataset"]
-    assert data["path"] == train[1] == synth[synth.index("--out") + 1]
+    assert train[:2] == ["freezeg", "train"] and data["path"] == train[2] == synth[synth.index("--out") + 1]
     n, seed = int(synth[synth.index("--n") + 1]), int(synth[synth.index("--seed") + 1])
     assert synth[:4] == ["freezeg", "synth", "--domain", "blobs"] and data["images"] == n
     assert data["source"] == f"synthetic blobs seed {seed}"
