@@ -57,6 +57,20 @@ def test_recommendation_uses_kid_and_its_std_when_every_setting_has_kid():
     assert recommend(rows)["metric"] == "swd" and recommend(rows)["setting"] == "g3"
 
 
+def test_with_pairs_the_recommendation_ranks_by_error_against_the_truth():
+    truth = lambda l1, lpips=None: {"structure": 0.8, "l1": l1, "lpips": lpips}  # noqa: E731
+    rows = [row("source", None, 150.0, structure=1.0, truth=truth(60.0)), row("g0", [0, 0], 40.0, truth=truth(30.0)),
+            row("g2", [2, 0], 90.0, truth=truth(22.0)), row("g1", [3, 0], 95.0, truth=truth(24.0))]
+    rec = recommend(rows)
+    assert rec["metric"] == "truth_l1" and rec["setting"] == "g1"  # 24.0 <= 22.0 * 1.1; realism does not count
+    assert rec["rule"] == ("rule: the most frozen setting whose pixel error against the --pairs truth is within 10% "
+                           "of the best (g2 22.00, so <= 24.20)")
+    for r, lpips in zip(rows[1:], (0.30, 0.10, 0.20)):
+        r["truth"]["lpips"] = lpips
+    rec = recommend(rows)
+    assert rec["metric"] == "truth_lpips" and rec["setting"] == "g2" and "LPIPS against the --pairs truth" in rec["rule"]
+
+
 def test_levels_and_settings_grid():
     assert parse_levels("0,1,2,3", "--freeze-g") == [0, 1, 2, 3]
     assert parse_levels("0-2,2,5", "--freeze-g") == [0, 1, 2, 5]
@@ -190,7 +204,7 @@ def test_a_tiny_sweep_end_to_end_resumes_and_reuses_finished_settings(files, tmp
         result = run_sweep(plan, progress=False)
     assert "resuming " + str(out / "g1") + " from step 1" in caplog.text
     assert [r["setting"] for r in result.rows] == ["source", "g0", "g1"]
-    assert result.recommendation["setting"] in ("g0", "g1") and result.recommendation["metric"] == "swd"
+    assert result.recommendation["setting"] in ("g0", "g1") and result.recommendation["metric"] == "truth_l1"
     for name in ("sweep.json", "sweep.csv", "sweep.svg", "pairs.png", "translations.png"):
         assert (out / name).is_file()
     stored = json.loads((out / "sweep.json").read_text())

@@ -36,20 +36,36 @@ def realism_metric(rows: list[dict]) -> str:
     return "kid" if all(r["realism"].get("kid") is not None for r in fine_tuned(rows)) else "swd"
 
 
-def recommend(rows: list[dict], tolerance: float = 0.10) -> dict:
-    """The most frozen setting whose realism is within `tolerance` of the best one's.
+def recommendation_metric(rows: list[dict]) -> str:
+    """What the recommendation ranks by: with --pairs the error against the truth (LPIPS when
+    every setting has it, else pixel error), else realism (`realism_metric`). Lower is better."""
+    rows = fine_tuned(rows)
+    if rows and all(r.get("truth") for r in rows):
+        return "truth_lpips" if all(r["truth"].get("lpips") is not None for r in rows) else "truth_l1"
+    return realism_metric(rows)
 
-    Freezing more keeps more of the source's structure, so among the settings that are about
-    as realistic as the best, the most frozen one translates most faithfully. Realism is KID
-    when computed (then one KID standard deviation of the best also counts as "about as"),
-    else SWD; lower is better for both. Ties in frozen blocks go to the more realistic.
+
+def _value(row: dict, metric: str) -> float:
+    if metric.startswith("truth_"):
+        return row["truth"][metric[len("truth_"):]]
+    return row["realism"][metric]
+
+
+def recommend(rows: list[dict], tolerance: float = 0.10) -> dict:
+    """The most frozen setting whose score is within `tolerance` of the best one's.
+
+    Freezing more keeps more of the source's structure, so among the settings that do about
+    as well as the best one, the most frozen translates most faithfully. The score
+    (`recommendation_metric`) is, with --pairs, how far the translations are from their true
+    targets; without, realism (KID, where one KID standard deviation of the best also counts
+    as "about as well", or SWD). Ties in frozen blocks go to the better score.
     Returns {"setting", "metric", "best", "threshold", "rule"}; "rule" is one line.
     """
     rows = fine_tuned(rows)
     if not rows:
         raise ValueError("no fine-tuned settings to recommend from")
-    metric = realism_metric(rows)
-    values = {r["setting"]: r["realism"][metric] for r in rows}
+    metric = recommendation_metric(rows)
+    values = {r["setting"]: _value(r, metric) for r in rows}
     best_row = min(rows, key=lambda r: values[r["setting"]])
     best = values[best_row["setting"]]
     margin = tolerance * abs(best)
@@ -66,11 +82,14 @@ def recommend(rows: list[dict], tolerance: float = 0.10) -> dict:
     return {"setting": chosen["setting"], "metric": metric, "best": best, "threshold": threshold, "rule": rule}
 
 
-_METRIC_NAMES = {"kid": "KID", "swd": "SWD"}
+_METRIC_NAMES = {"kid": "KID", "swd": "SWD", "truth_l1": "pixel error against the --pairs truth",
+                 "truth_lpips": "LPIPS against the --pairs truth"}
 
 
 def _metric_value(metric: str, value: float) -> str:
-    return f"{value * 1e3:.2f}e-3" if metric == "kid" else f"{value:.2f}"
+    if metric == "kid":
+        return f"{value * 1e3:.2f}e-3"
+    return f"{value:.4f}" if metric == "truth_lpips" else f"{value:.2f}"
 
 
 # --------------------------------------------------------------------------- table
@@ -229,7 +248,7 @@ def write_outputs(out: Path, summary: dict, rows: list[dict], recommendation: di
     paths = {"json": out / "sweep.json", "csv": out / "sweep.csv", "plot": out / "sweep.svg", "pairs": out / "pairs.png"}
     write_json(paths["json"], {**summary, "rows": rows, "recommendation": recommendation})
     write_text(paths["csv"], csv_text(rows))
-    write_text(paths["plot"], plot_svg(rows, recommendation["metric"], recommendation["setting"]))
+    write_text(paths["plot"], plot_svg(rows, realism_metric(rows), recommendation["setting"]))
     save_image(labelled_rows(grid_rows, [r["setting"] for r in rows]), paths["pairs"])
     if translation_rows:
         paths["translations"] = out / "translations.png"
