@@ -6,16 +6,20 @@
 #   2. render two target domains of the same objects: cartoons (same silhouettes, new rendering)
 #      and stars (the cartoon style, but another silhouette: the counterpart of face2dog), and
 #      unseen test scenes in all three domains
-#   3. for each target, `freezeg sweep`: fine-tune with G's coarse layers frozen (--freeze-g 2,
-#      only the 16px and 32px blocks train) and without (--freeze-g 0, everything trains), same
-#      steps and seed; translate the unseen test blobs with both (projected once, with the
-#      source generator) and compare with the true renderings of those scenes
-#   4. source vs fine-tuned for the same latents: interpolation loop, layer blend, style mixing,
+#   3. project the unseen test blobs once into the source generator
+#   4. for each target (side by side, one core each), `freezeg sweep`: fine-tune with G's coarse
+#      layers frozen (--freeze-g 2: only the 16px and 32px blocks train) and without
+#      (--freeze-g 0: everything trains), same steps and seed; translate the test blobs from
+#      those projections with both and compare with the true renderings of those scenes
+#   5. source vs fine-tuned for the same latents: interpolation loop, layer blend, style mixing,
 #      translation panels
 # Everything goes under $DEMO_DIR (default runs/demo; runs/demo-retrain with RETRAIN=1).
 # Rerunning continues where it stopped: finished steps are skipped, interrupted training resumes.
 set -euo pipefail
 START=$SECONDS
+# OpenMP threads that sleep instead of spinning while they wait: on a CPU shared with other
+# jobs, spinning threads made a training iteration 25x slower here (0.49 s vs 12 s, 2 threads).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 FREEZEG=${FREEZEG:-freezeg}
 PY=${PY:-python3}
@@ -30,7 +34,7 @@ PROJECTION=(--space w+ --steps 300)
 SOURCE_DATA=(synth --domain blobs --n 2000 --size 32 --seed 0 --out "$OUT/data/blobs")
 SOURCE_TRAIN=(train "$OUT/data/blobs" --size 32 --style-dim 64 --n-mlp 4 --channels 4:64,8:64,16:64,32:32
               --batch 16 --ckpt-every 250 --sample-every 250 --log-every 100 --eval-images 300 --steps 3000)
-FINETUNE=(--batch 16 --ada-kimg 20 --steps "$TARGET_STEPS" --ckpt-every 100 --sample-every 100 --log-every 100)
+FINETUNE=(--batch 8 --ada-kimg 20 --steps "$TARGET_STEPS" --ckpt-every 100 --sample-every 100 --log-every 100)
 
 if [ "${PRINT_RETRAIN:-0}" = 1 ]; then  # for tests: the source's commands, without running anything
     echo "freezeg ${SOURCE_DATA[*]}"
@@ -43,6 +47,8 @@ say() { printf '\n== %s\n' "$*"; }
 make_once() { local out=$1; shift; if [ -e "$out" ]; then echo "   (have $out)"; else "$@"; fi; }
 # Start a training run, or resume it when its folder holds one (a finished run resumes as a no-op).
 train_run() { local run=$1; shift; if [ -f "$run/run.json" ]; then "$FREEZEG" "$1" --resume --out "$run"; else "$FREEZEG" "$@" --out "$run"; fi; }
+# Wait for every background job in $running; the first that failed stops the demo (set -e).
+wait_all() { local job; for job in "${running[@]}"; do wait "$job"; done; running=(); }
 
 if [ "$RETRAIN" = 1 ]; then
     say "0. train the source generator on 2000 blobs from scratch (3000 iterations), keep its g_ema"
@@ -53,48 +59,64 @@ if [ "$RETRAIN" = 1 ]; then
 else
     SOURCE=$SHIPPED
 fi
-say "1. the source generator: $SOURCE"
-"$FREEZEG" inspect "$SOURCE" | sed -n '1,4p'
-make_once "$OUT/source-samples.png" "$FREEZEG" generate --ckpt "$SOURCE" --seeds 0-15 --out "$OUT/source-samples.png"
-
+say "1. the source generator: $SOURCE (\`freezeg inspect\` shows its provenance), and its samples"
 say "2. target domains (cartoon: same silhouettes; star: another silhouette) and unseen test scenes"
+# Independent commands run side by side: each spends much of its time starting Python and torch.
+running=()
+make_once "$OUT/source-samples.png" "$FREEZEG" generate --ckpt "$SOURCE" --seeds 0-15 \
+    --out "$OUT/source-samples.png" & running+=("$!")
 for domain in cartoon star; do
-    make_once "$OUT/data/$domain" "$FREEZEG" synth --domain "$domain" --n 300 --size 32 --seed 1 --out "$OUT/data/$domain"
+    make_once "$OUT/data/$domain" "$FREEZEG" synth --domain "$domain" --n 300 --size 32 --seed 1 \
+        --out "$OUT/data/$domain" & running+=("$!")
 done
 for domain in blobs cartoon star; do
     make_once "$OUT/data/test-$domain" "$FREEZEG" synth --domain "$domain" --n 8 --size 32 --seed 2 \
-        --out "$OUT/data/test-$domain"
+        --out "$OUT/data/test-$domain" & running+=("$!")
 done
+wait_all
 
+say "3. project the unseen test blobs once into the source generator (${PROJECTION[*]})"
+"$FREEZEG" project "$OUT/data/test-blobs/images" --ckpt "$SOURCE" --out "$OUT/projection" "${PROJECTION[@]}" -q
+say "4. cartoon and star side by side (one core each): fine-tune frozen (--freeze-g 2) and full (--freeze-g 0),
+   $TARGET_STEPS iterations each, translate the test blobs from those projections, compare with the truth"
+pids=()
 for domain in cartoon star; do
-    say "3. $domain: fine-tune frozen (--freeze-g 2) and full (--freeze-g 0), $TARGET_STEPS iterations each, and compare"
-    if [ "$domain" = star ] && [ -d "$OUT/cartoon/projection/latents" ]; then
-        # The same test blobs and the same source generator: reuse the projections, don't redo them.
-        mkdir -p "$OUT/star" && cp -rn "$OUT/cartoon/projection" "$OUT/star/"
-    fi
-    "$FREEZEG" sweep "$OUT/data/$domain" --from "$SOURCE" --freeze-g 0,2 "${FINETUNE[@]}" --out "$OUT/$domain" \
-        --pairs "$OUT/data/test-blobs/images" "$OUT/data/test-$domain/images" "${PROJECTION[@]/#--/--project-}"
+    mkdir -p "$OUT/$domain" && cp -rn "$OUT/projection" "$OUT/$domain/"  # the sweep finds them projected
+    OMP_NUM_THREADS=1 "$FREEZEG" sweep "$OUT/data/$domain" --from "$SOURCE" --freeze-g 0,2 "${FINETUNE[@]}" \
+        --out "$OUT/$domain" --pairs "$OUT/data/test-blobs/images" "$OUT/data/test-$domain/images" \
+        "${PROJECTION[@]/#--/--project-}" > "$OUT/$domain/sweep.log" 2>&1 &
+    pids+=("$!")
+done
+for i in 0 1; do
+    wait "${pids[$i]}" || { echo "demo: a sweep failed; see $OUT/cartoon/sweep.log and $OUT/star/sweep.log" >&2; exit 1; }
+done
+for domain in cartoon star; do
+    printf '\n%s (from %s/%s/sweep.log):\n' "$domain" "$OUT" "$domain"
+    sed -n '/^setting /,/^recommended: /p' "$OUT/$domain/sweep.log"
 done
 
-say "4. source vs the frozen cartoon fine-tune for the same latents"
+say "5. source vs the frozen cartoon fine-tune for the same latents"
 TARGET=$OUT/cartoon/g2
 make_once "$OUT/loop.gif" "$FREEZEG" interpolate --source "$SOURCE" --target "$TARGET" --seeds 1,5,9,13 \
-    --frames 48 --fps 16 --out "$OUT/loop.gif"
-make_once "$OUT/blend-swap32.pt" "$FREEZEG" blend --source "$SOURCE" --target "$TARGET" --swap-at 32 \
-    --out "$OUT/blend-swap32.pt"
-make_once "$OUT/pairs-blend.png" "$FREEZEG" pairs --source "$SOURCE" --target "$OUT/blend-swap32.pt" --seeds 0-7 \
-    --out "$OUT/pairs-blend.png"
+    --frames 48 --fps 16 --out "$OUT/loop.gif" & running+=("$!")
 make_once "$OUT/mix.png" "$FREEZEG" mix --source "$SOURCE" --target "$TARGET" --content-seeds 0-3 \
-    --style-seeds 20-23 --mix-from 16px --out "$OUT/mix.png"
-# Translation panels and summary.html from the sweep's projections: rendering only, no second projection.
-mkdir -p "$OUT/translate" && cp -rn "$OUT/cartoon/projection/latents" "$OUT/translate/"
+    --style-seeds 20-23 --mix-from 16px --out "$OUT/mix.png" & running+=("$!")
+{
+    make_once "$OUT/blend-swap32.pt" "$FREEZEG" blend --source "$SOURCE" --target "$TARGET" --swap-at 32 \
+        --out "$OUT/blend-swap32.pt"
+    make_once "$OUT/pairs-blend.png" "$FREEZEG" pairs --source "$SOURCE" --target "$OUT/blend-swap32.pt" \
+        --seeds 0-7 --out "$OUT/pairs-blend.png"
+} & running+=("$!")
+# Translation panels and summary.html from the same projections: rendering only, no second projection.
+mkdir -p "$OUT/translate" && cp -rn "$OUT/projection/latents" "$OUT/translate/"
 "$FREEZEG" translate "$OUT/data/test-blobs/images" --source "$SOURCE" --target "$TARGET" --out "$OUT/translate" \
-    "${PROJECTION[@]}" -q
+    "${PROJECTION[@]}" -q & running+=("$!")
+wait_all
 
 say "does freezing help? unseen test scenes vs their ground truth (from $OUT/{cartoon,star}/sweep.csv)"
-printf '%-8s %-7s %-14s %12s %9s %8s %12s\n' domain setting "G trains" "truth struct" "truth L1" SWD "src struct"
+printf '%-8s %-7s %-16s %12s %9s %8s %12s\n' domain setting "G trains" "truth struct" "truth L1" SWD "src struct"
 for domain in cartoon star; do
-    awk -F, -v d="$domain" 'NR > 1 { printf "%-8s %-7s %-14s %12.3f %9.1f %8.1f %12.3f\n", d, $1, $4, $12, $13, $9, $10 }' \
+    awk -F, -v d="$domain" 'NR > 1 { printf "%-8s %-7s %-16s %12.3f %9.1f %8.1f %12.3f\n", d, $1, $4, $12, $13, $9, $10 }' \
         "$OUT/$domain/sweep.csv"
 done
 echo "(truth: translations of unseen test blobs vs the true renderings of those scenes; higher struct and lower L1"

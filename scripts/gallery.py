@@ -55,7 +55,11 @@ def main(demo: Path, out: Path) -> None:
         enlarge(Image.open(need(path)).convert("RGB")).save(out / name)
     for target in TARGETS:
         shutil.copyfile(need(demo / target / "sweep.svg"), out / f"{target}-sweep.svg")
-    enlarge(finetune_progress(demo / "cartoon" / "g2" / "samples")).save(out / "finetune-progress.png")
+    samples = demo / "cartoon" / "g2" / "samples"  # the frozen cartoon fine-tune
+    enlarge(finetune_progress(samples)).save(out / "finetune-progress.png")
+    grids = sorted(need(samples).glob("step-*.png"))
+    halfway = grids[len(grids) // 2]  # a sample grid as training writes it, mid-run
+    enlarge(Image.open(halfway).convert("RGB")).save(out / f"finetune-samples-{halfway.stem}.png")
 
     panels = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(need(demo / "translate" / "panels").glob("*.png"))]
     gap = np.full((panels[0].shape[0], 6, 3), 255, np.uint8)
