@@ -1,7 +1,8 @@
 # Set-up and checks. `make demo` and `make test` are the two commands in README.md.
-PYTHON ?= python3
-VENV   ?= .venv
-PY      = $(VENV)/bin/python
+PYTHON  ?= python3
+VENV    ?= .venv
+PY       = $(VENV)/bin/python
+RETRAIN ?= 0
 
 .PHONY: venv test test-all demo bench clean
 
@@ -9,8 +10,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-venv: $(PY)
+# Installed once, again only when pyproject.toml changes (the package itself is editable).
+$(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
 
 # Quick but meaningful subset (CI): everything not marked slow.
 test: venv
@@ -20,9 +25,10 @@ test: venv
 test-all: venv
 	$(PY) -m pytest -q
 
-# The whole pipeline on synthetic domains (runs/demo; rerunning continues where it stopped).
+# Frozen vs full fine-tuning on synthetic domains from the shipped source generator (runs/demo;
+# rerunning continues where it stopped). RETRAIN=1 trains the source from scratch first (runs/demo-retrain).
 demo: venv
-	FREEZEG=$(VENV)/bin/freezeg bash scripts/demo.sh
+	FREEZEG=$(VENV)/bin/freezeg PY=$(PY) RETRAIN=$(RETRAIN) bash scripts/demo.sh
 
 bench: venv
 	$(VENV)/bin/freezeg bench

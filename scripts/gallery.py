@@ -8,6 +8,7 @@ the translation panels stacked into one picture. Nothing is retouched.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,17 +16,17 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 ZOOM = 3
+TARGETS = ("cartoon", "star")  # the demo's sweeps
 
 
 def enlarge(img: Image.Image) -> Image.Image:
     return img.resize((img.width * ZOOM, img.height * ZOOM), Image.NEAREST)
 
 
-def newest(folder: Path, pattern: str) -> Path:
-    found = sorted(folder.glob(pattern))
-    if not found:
-        sys.exit(f"gallery: {folder}: nothing matches {pattern} (run `make demo` first)")
-    return found[-1]
+def need(path: Path) -> Path:
+    if not path.exists():
+        sys.exit(f"gallery: {path}: missing (run `make demo` first)")
+    return path
 
 
 def finetune_progress(samples: Path, tile: int = 32, gap: int = 2) -> Image.Image:
@@ -34,7 +35,7 @@ def finetune_progress(samples: Path, tile: int = 32, gap: int = 2) -> Image.Imag
     A fine-tuning sample grid puts a source row over a current row for the same latents; the
     source row never changes, so one copy of it heads the stack.
     """
-    grids = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(samples.glob("step-*.png"))]
+    grids = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(need(samples).glob("step-*.png"))]
 
     def row(grid: np.ndarray, r: int) -> np.ndarray:  # tile row r with the gap above it
         return grid[r * (tile + gap) : gap + r * (tile + gap) + tile]
@@ -45,21 +46,27 @@ def finetune_progress(samples: Path, tile: int = 32, gap: int = 2) -> Image.Imag
 
 def main(demo: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("pairs.png", "pairs-blend.png", "mix.png"):
-        enlarge(Image.open(demo / name).convert("RGB")).save(out / name)
-    source_samples = Image.open(newest(demo / "source" / "samples", "step-*.png")).convert("RGB")
-    enlarge(source_samples).save(out / "source-samples.png")
-    enlarge(finetune_progress(demo / "target" / "samples")).save(out / "finetune-progress.png")
-    halfway = sorted((demo / "target" / "samples").glob("step-*.png"))
-    halfway = halfway[len(halfway) // 2]  # a sample grid as training writes it, mid-run
+    copies = {"source-samples.png": demo / "source-samples.png", "pairs-blend.png": demo / "pairs-blend.png",
+              "mix.png": demo / "mix.png"}
+    for target in TARGETS:
+        copies[f"{target}-translations.png"] = demo / target / "translations.png"
+        copies[f"{target}-pairs.png"] = demo / target / "pairs.png"
+    for name, path in copies.items():
+        enlarge(Image.open(need(path)).convert("RGB")).save(out / name)
+    for target in TARGETS:
+        shutil.copyfile(need(demo / target / "sweep.svg"), out / f"{target}-sweep.svg")
+    samples = demo / "cartoon" / "g2" / "samples"  # the frozen cartoon fine-tune
+    enlarge(finetune_progress(samples)).save(out / "finetune-progress.png")
+    grids = sorted(need(samples).glob("step-*.png"))
+    halfway = grids[len(grids) // 2]  # a sample grid as training writes it, mid-run
     enlarge(Image.open(halfway).convert("RGB")).save(out / f"finetune-samples-{halfway.stem}.png")
 
-    panels = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((demo / "translate" / "panels").glob("*.png"))]
+    panels = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(need(demo / "translate" / "panels").glob("*.png"))]
     gap = np.full((panels[0].shape[0], 6, 3), 255, np.uint8)
     rows = [np.concatenate([panels[i], gap, panels[i + 1]], axis=1) for i in range(0, len(panels) - 1, 2)]
     enlarge(Image.fromarray(np.concatenate(rows, axis=0))).save(out / "translate-panels.png")
 
-    with Image.open(demo / "loop.gif") as gif:
+    with Image.open(need(demo / "loop.gif")) as gif:
         frames = [enlarge(f.convert("RGB")) for f in ImageSequence.Iterator(gif)]
         duration = gif.info.get("duration", 60)
     frames[0].save(out / "loop.gif", save_all=True, append_images=frames[1:], duration=duration, loop=0)

@@ -50,6 +50,31 @@ def test_domains_differ_in_rendering():
     assert np.abs(blobs.astype(int) - cartoon.astype(int)).mean() > 30
 
 
+def test_star_changes_the_silhouette_but_keeps_the_scene_layout():
+    size = 32
+    cartoon, star = render_pairs(16, size, seed=3, domains=("cartoon", "star"))
+    paper = _background(CREAM)
+    ys, xs = np.mgrid[:size, :size]
+    for i in range(16):
+        s = scene(3, i)
+        drawn = (star[i] != paper).any(-1)  # fill and ink outline
+        blob = (cartoon[i] != paper).any(-1)
+        # Same layout: the star sits where the blob sits, and is about as big.
+        assert abs(xs[drawn].mean() / size - s.cx) < 0.06 and abs(ys[drawn].mean() / size - s.cy) < 0.06
+        assert 0.6 < drawn.sum() / blob.sum() < 1.4
+        # Another silhouette: points reach outside the blob, valleys cut into it.
+        assert (drawn & ~blob).sum() >= 10 and (blob & ~drawn).sum() >= 20
+        assert (drawn & blob).sum() / (drawn | blob).sum() < 0.8
+        # Same style as the cartoon: its palette colour and paper.
+        assert _commonest_colour(star[i], paper) == _commonest_colour(cartoon[i], paper)
+
+
+def _commonest_colour(img: np.ndarray, background: np.ndarray) -> tuple:
+    fill = (img != background).any(-1) & (img.max(-1) > 100)  # neither paper nor ink
+    colours, counts = np.unique(img[fill], axis=0, return_counts=True)
+    return tuple(colours[counts.argmax()])
+
+
 def test_unknown_domain_and_bad_counts_are_value_errors():
     with pytest.raises(ValueError, match="unknown synthetic domain 'toon'"):
         render(scene(0, 0), "toon", 32)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import logging
 import os
 import pickle
@@ -339,7 +340,10 @@ def load_discriminator(path_or_state, key: str = "d", device: str | torch.device
 
 
 # --------------------------------------------------------------------------- saving
+@functools.cache
 def _git_commit() -> str | None:
+    """The commit of the code this process runs: read once, at the first save (a long run's
+    later checkpoints must not name a commit made in the checkout while it trained)."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],

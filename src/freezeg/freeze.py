@@ -5,6 +5,9 @@
   style affines and toRGB); lower blocks, the constant input and the mapping network stay frozen.
 - FreezeD (Mo et al. 2020, "Freeze the Discriminator"): the discriminator's high-resolution
   blocks stay frozen; the last K (lowest-resolution) blocks and the 4px head train.
+- Level 0 means "freeze nothing" for both (a full fine-tune of that network). Training zero
+  blocks of G would leave it unchanged, so 0 is free to mean what a sweep over levels needs:
+  `--freeze-g 0,1,2` reads "full, top 1, top 2".
 - Frozen mapping (`--freeze-mapping`) and frozen style affines of chosen layers (FreezeSG)
   combine with either.
 
@@ -27,10 +30,17 @@ from .ranges import int_range
 class FreezeSpec:
     """What stays frozen during fine-tuning (None/False: everything trains)."""
 
-    g_top_blocks: int | None = None  # FreezeG: train only the top N resolution blocks of G
-    d_last_blocks: int | None = None  # FreezeD: train only the last K D blocks and the head
+    g_top_blocks: int | None = None  # FreezeG: train only the top N resolution blocks of G (0: all train)
+    d_last_blocks: int | None = None  # FreezeD: train only the last K D blocks and the head (0: all train)
     mapping: bool = False  # freeze the mapping network
     styles: tuple[int, int] | None = None  # freeze style affines of w layers A..B (inclusive)
+
+    def __post_init__(self):
+        # Level 0 freezes nothing: the same as not giving the level at all.
+        if self.g_top_blocks == 0:
+            self.g_top_blocks = None
+        if self.d_last_blocks == 0:
+            self.d_last_blocks = None
 
     @classmethod
     def from_args(
@@ -65,12 +75,12 @@ class FreezeSpec:
         if self.g_top_blocks is not None and not 0 <= self.g_top_blocks <= n_g:
             raise ValueError(
                 f"--freeze-g {self.g_top_blocks}: a {config.size}px generator has {n_g} resolution blocks "
-                f"(4..{config.size}px), so N must be from 0 to {n_g}"
+                f"(4..{config.size}px), so N must be from 0 (nothing frozen) to {n_g}"
             )
         if self.d_last_blocks is not None and not 0 <= self.d_last_blocks <= n_d:
             raise ValueError(
                 f"--freeze-d {self.d_last_blocks}: a {config.size}px discriminator has {n_d} blocks "
-                f"below the head, so K must be from 0 to {n_d}"
+                f"below the head, so K must be from 0 (nothing frozen) to {n_d}"
             )
         if self.styles is not None:
             a, b = self.styles

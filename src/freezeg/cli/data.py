@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "synth",
-        help="render a synthetic demo domain (blobs, cartoon, sketch)",
+        help="render a synthetic demo domain (blobs, cartoon, sketch, star)",
         description="Render N scenes of one object in a domain's style and write them as a prepared dataset. "
         "Scene i of a seed has the same geometry (position, size, shape, pose) in every domain; "
         "use different seeds for the source and target training sets.",

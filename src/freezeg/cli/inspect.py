@@ -39,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_freeze_options(p: argparse.ArgumentParser) -> None:
     """The freeze spec flags, shared with `finetune`."""
     p.add_argument("--freeze-g", "--finetune-loc", dest="freeze_g", type=int, metavar="N",
-                   help="FreezeG: train only the top N resolution blocks of G (finetune_loc N)")
+                   help="FreezeG: train only the top N resolution blocks of G (finetune_loc N); 0: nothing frozen")
     p.add_argument("--freeze-d", dest="freeze_d", type=int, metavar="K",
-                   help="FreezeD: train only the last K discriminator blocks and the head")
+                   help="FreezeD: train only the last K discriminator blocks and the head; 0: nothing frozen")
     p.add_argument("--freeze-mapping", action="store_true", help="freeze the mapping network")
     p.add_argument("--freeze-styles", metavar="A-B", help="freeze the style affines of w layers A..B")
 

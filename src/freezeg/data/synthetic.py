@@ -8,6 +8,10 @@ a scene differently; that rendering is what the trained fine layers must learn:
 - cartoon: the same outline in a flat colour from a 6-colour palette, two-tone cel shading,
            a dark ink outline, on plain cream paper
 - sketch:  a graphite outline with diagonal hatching on the shaded side, on white paper
+- star:    the cartoon style, but the object is a five-pointed star (same centre, size, pose
+           and colour; its points reach 1.2x the blob's radius, its valleys 0.5x): a large
+           change of silhouette, the synthetic counterpart of face2dog or cat2flower, where
+           frozen coarse layers are expected to hold the translation back
 
 Scene i of a seed is the same in every domain, so `render_pairs` gives ground-truth
 translations (for measuring structure preservation). Training sets of two domains should use
@@ -20,12 +24,16 @@ from __future__ import annotations
 import colorsys
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .dataset import ImageDataset, save_dataset
 
-DOMAINS = ("blobs", "cartoon", "sketch")
+DOMAINS = ("blobs", "cartoon", "sketch", "star")
+# The demo's source generator, shipped with the package: a 32px model trained on 2000 blobs by
+# `make demo RETRAIN=1` (g_ema only; its provenance and reference renderings are inside).
+DEMO_SOURCE = Path(__file__).resolve().parent / "pretrained" / "blobs32.pt"
 
 LIGHT = np.array([-0.55, -0.65, 0.75]) / np.linalg.norm([-0.55, -0.65, 0.75])  # from the upper left (y down)
 HALFWAY = (LIGHT + [0, 0, 1]) / np.linalg.norm(LIGHT + [0, 0, 1])  # Blinn half vector for a viewer at +z
@@ -37,6 +45,8 @@ CREAM = np.array([0.97, 0.93, 0.83])
 PAPER = np.array([0.98, 0.97, 0.94])
 INK = np.array([0.10, 0.08, 0.12])
 GRAPHITE = np.array([0.28, 0.28, 0.31])
+STAR_POINTS = 5
+STAR_BASE, STAR_DEPTH = 0.85, 0.35  # star radius / blob radius = BASE + DEPTH cos(POINTS angle): 0.5 to 1.2
 
 
 @dataclass(frozen=True)
@@ -89,29 +99,47 @@ def _supersampling(size: int) -> int:
     return max(1, min(4, 512 // size))
 
 
-def _fields(s: Scene, size: int) -> _Fields:
+def _object_axes(s: Scene, dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets from the centre in the object's own axes, in units of its half-extents."""
+    cos, sin = np.cos(s.angle), np.sin(s.angle)
+    return (cos * dx + sin * dy) / s.rx, (-sin * dx + cos * dy) / s.ry
+
+
+def _superellipse(s: Scene, dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, tuple | None]:
+    """The blob's "radius" at offsets (dx, dy) (< 1 inside, 1 on the outline), and the
+    in-plane part of its bulging surface's normal: the offsets in its axes, rotated back."""
+    u, v = _object_axes(s, dx, dy)
+    r = (np.abs(u) ** s.squareness + np.abs(v) ** s.squareness) ** (1.0 / s.squareness)
+    cos, sin = np.cos(s.angle), np.sin(s.angle)
+    return r, (cos * u - sin * v, sin * u + cos * v)
+
+
+def _star(s: Scene, dx: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, tuple | None]:
+    """A five-pointed star's "radius" in the blob's axes (< 1 inside, 1 on the outline);
+    its normal comes from the radius's gradient (None)."""
+    u, v = _object_axes(s, dx, dy)
+    return np.hypot(u, v) / (STAR_BASE + STAR_DEPTH * np.cos(STAR_POINTS * np.arctan2(v, u))), None
+
+
+def _fields(s: Scene, size: int, shape=_superellipse) -> _Fields:
     ss = _supersampling(size)
     n = size * ss
     coords = (np.arange(n) + 0.5) / n
     y, x = np.meshgrid(coords, coords, indexing="ij")
-    cos, sin = np.cos(s.angle), np.sin(s.angle)
-
-    def radius(dx, dy):  # superellipse "radius": < 1 inside, 1 on the outline; also the local axes
-        u = (cos * dx + sin * dy) / s.rx
-        v = (-sin * dx + cos * dy) / s.ry
-        return (np.abs(u) ** s.squareness + np.abs(v) ** s.squareness) ** (1.0 / s.squareness), u, v
-
-    r, u, v = radius(x - s.cx, y - s.cy)
+    r, in_plane = shape(s, x - s.cx, y - s.cy)
     gy, gx = np.gradient(r)  # per supersampled pixel
     distance = (r - 1.0) / np.maximum(np.hypot(gx, gy), 1e-6) / ss
-    # A bulging surface of height sqrt(1 - r^2); its normal, rotated back into image axes.
+    # A bulging surface of height sqrt(1 - r^2); its normal, in image axes.
     z = np.sqrt(np.clip(1.0 - r**2, 0.0, 1.0))
-    nx, ny = cos * u - sin * v, sin * u + cos * v
+    if in_plane is None:  # along (r grad r, z), grad r in units of the object's mean half-extent
+        scale = n * (s.rx + s.ry) / 2
+        in_plane = (r * gx * scale, r * gy * scale)
+    nx, ny = in_plane
     norm = np.sqrt(nx**2 + ny**2 + z**2) + 1e-9
     normal = np.stack([nx, ny, z], -1) / norm[..., None]
     shade = np.clip(normal @ LIGHT, 0.0, 1.0)
     gloss = np.clip(normal @ HALFWAY, 0.0, 1.0) ** 30
-    r_shadow, _, _ = radius(x - s.cx - 0.05, y - s.cy - 0.07)
+    r_shadow, _ = shape(s, x - s.cx - 0.05, y - s.cy - 0.07)
     shadow = np.clip((1.35 - r_shadow) / 0.5, 0.0, 1.0) ** 2
     return _Fields(r < 1.0, distance, shade, gloss, shadow, x * size, y * size)
 
@@ -150,7 +178,8 @@ def _sketch(s: Scene, f: _Fields, size: int) -> np.ndarray:
     return np.where(_outline(f, max(1.0, size / 28)), GRAPHITE, img)
 
 
-_RENDERERS = {"blobs": _blobs, "cartoon": _cartoon, "sketch": _sketch}
+_RENDERERS = {"blobs": _blobs, "cartoon": _cartoon, "sketch": _sketch, "star": _cartoon}
+_SHAPES = {"star": _star}  # the object's silhouette where it is not the blob's
 
 
 def _check_domain(domain: str) -> None:
@@ -167,7 +196,8 @@ def _to_uint8(img: np.ndarray, size: int) -> np.ndarray:
 def render(s: Scene, domain: str, size: int) -> np.ndarray:
     """Scene `s` in `domain` as uint8 [size, size, 3] RGB."""
     _check_domain(domain)
-    return _to_uint8(_RENDERERS[domain](s, _fields(s, size), size), size)
+    fields = _fields(s, size, _SHAPES.get(domain, _superellipse))
+    return _to_uint8(_RENDERERS[domain](s, fields, size), size)
 
 
 def object_mask(s: Scene, size: int) -> np.ndarray:

@@ -426,10 +426,9 @@ class Trainer:
         ok = self._d_step(real)
         if o.d_reg_every and step % o.d_reg_every == 0 and o.r1_gamma > 0:
             ok &= self._d_reg(real)
-        if self.g_params:  # a fully frozen G (--freeze-g 0 with nothing else training) has no step
-            ok &= self._g_step(batch)
-            if o.g_reg_every and step % o.g_reg_every == 0 and o.path_weight > 0:
-                ok &= self._g_reg(batch)
+        ok &= self._g_step(batch)
+        if o.g_reg_every and step % o.g_reg_every == 0 and o.path_weight > 0:
+            ok &= self._g_reg(batch)
         beta = ema_beta(o.batch, step * o.batch, o.ema_kimg, o.ema_rampup)
         self.ema.update(beta)
         self.state.step += 1

@@ -1,0 +1,80 @@
+"""The shipped demo source generator: it loads, it is what its provenance says, and RETRAIN=1 remakes it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from freezeg import load_checkpoint, load_generator
+from freezeg.data.synthetic import DEMO_SOURCE, make_images
+from freezeg.networks import ModelConfig
+from freezeg.sampling import seeded_images
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_checkpoint(DEMO_SOURCE)
+
+
+def retrain_commands() -> list[list[str]]:
+    """What `make demo RETRAIN=1` runs to make the source (scripts/demo.sh prints it without running)."""
+    env = {**os.environ, "PRINT_RETRAIN": "1", "RETRAIN": "1"}
+    env.pop("DEMO_DIR", None)
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=30, check=True)
+    return [line.split() for line in done.stdout.splitlines()]
+
+
+def test_shipped_source_is_small_g_ema_only_and_loads_with_its_recorded_config(shipped):
+    assert DEMO_SOURCE == ROOT / "src" / "freezeg" / "data" / "pretrained" / "blobs32.pt"
+    assert DEMO_SOURCE.stat().st_size < 2_000_000
+    assert set(shipped.parts) <= {"g_ema", "latent_avg"} and shipped.format == "freezeg"
+    recorded = ModelConfig.from_dict(shipped.meta["config"])
+    assert shipped.config == recorded
+    assert recorded == ModelConfig(size=32, style_dim=64, n_mlp=4, channels={4: 64, 8: 64, 16: 64, 32: 32})
+    g = load_generator(DEMO_SOURCE).eval()
+    assert g.config == recorded
+    assert shipped.meta["provenance"]["dtype"] in ("float16", "float32")
+    assert {v.dtype for v in shipped.parts["g_ema"].values() if v.is_floating_point()} == {
+        getattr(torch, shipped.meta["provenance"]["dtype"])}
+
+
+def test_shipped_source_renders_its_float32_reference_within_1e_2(shipped):
+    g = load_generator(DEMO_SOURCE).eval()
+    ref = shipped.meta["reference"]
+    with torch.no_grad():
+        images = seeded_images(g, ref["seeds"])
+    diff = float((images - ref["images"]).abs().max())
+    assert diff <= 1e-2
+    assert diff == pytest.approx(shipped.meta["provenance"]["fp16_max_abs_diff"], abs=1e-6)
+    assert float(images.std()) > 0.2  # a trained generator's images, not a flat field
+
+
+def test_retrain_runs_the_recorded_command_on_the_recorded_data(shipped):
+    p = shipped.meta["provenance"]
+    synth, train = retrain_commands()
+    assert p["train_command"] == train  # the exact command line the shipped weights were trained with
+    assert p["seed"] == 0 and "--seed" not in train  # the training default seed
+    assert p["step"] == int(train[train.index("--steps") + 1])
+    assert len(p["git_commit"]) == 40
+    data = p["dataset"]
+    assert train[:2] == ["freezeg", "train"] and data["path"] == train[2] == synth[synth.index("--out") + 1]
+    n, seed = int(synth[synth.index("--n") + 1]), int(synth[synth.index("--seed") + 1])
+    assert synth[:4] == ["freezeg", "synth", "--domain", "blobs"] and data["images"] == n
+    assert data["source"] == f"synthetic blobs seed {seed}"
+
+
+@pytest.mark.slow
+def test_the_recorded_dataset_is_the_one_retrain_renders(shipped):
+    import hashlib
+
+    synth = retrain_commands()[0]
+    n, size, seed = (int(synth[synth.index(f) + 1]) for f in ("--n", "--size", "--seed"))
+    pixels = make_images("blobs", n, size, seed=seed)
+    assert hashlib.sha256(pixels.data).hexdigest() == shipped.meta["provenance"]["dataset"]["fingerprint"]
