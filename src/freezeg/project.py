@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ class ProjectionOptions:
     """How to optimise; the defaults are those of the StyleGAN2 projector."""
 
     space: str = "w"  # "w": one w for all layers; "w+": one w per layer
-    steps: int = 1000  # optimisation steps
+    steps: int = 1000  # optimisation steps (0: the starting latent as it is)
     lr: float = 0.1  # peak Adam learning rate
     lr_rampup: float = 0.05  # share of the steps spent warming up linearly from 0
     lr_rampdown: float = 0.25  # share of the steps at the end spent on the cosine ramp to 0
@@ -60,8 +61,8 @@ class ProjectionOptions:
     def __post_init__(self):
         if self.space not in SPACES:
             raise ValueError(f"--space must be one of {', '.join(SPACES)}, got {self.space!r}")
-        if self.steps < 1:
-            raise ValueError(f"--steps must be at least 1, got {self.steps}")
+        if self.steps < 0:
+            raise ValueError(f"--steps must be 0 or more, got {self.steps}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be positive, got {self.lr}")
         for name in ("lr_rampup", "lr_rampdown", "latent_noise_ramp"):
@@ -313,15 +314,18 @@ def save_latent(path: str | os.PathLike, latent: Latent, source: str | None = No
     return path
 
 
-def _read(path: Path) -> Any:
+def read_torch_file(path: str | os.PathLike, what: str = "latent file") -> Any:
+    """torch.load(weights_only=True) of a small file users keep (latents, encoders, tunings);
+    a missing or unreadable file is a one-line ValueError naming it as `what`."""
+    path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such latent file")
+        raise ValueError(f"{path}: no such {what}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError,
-            AttributeError, TypeError) as e:
+            AttributeError, TypeError, struct.error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path}: not a readable latent file ({first[:120]})") from None
+        raise ValueError(f"{path}: not a readable {what} ({first[:120]})") from None
 
 
 def load_latent(path: str | os.PathLike, generator: Generator | None = None) -> Latent:
@@ -331,7 +335,7 @@ def load_latent(path: str | os.PathLike, generator: Generator | None = None) -> 
     layers). Wrong shapes, other configs and non-finite values give one-line errors naming the file.
     """
     path = Path(path)
-    data = _read(path)
+    data = read_torch_file(path)
     if torch.is_tensor(data):
         data = {"ws": data}
     if not isinstance(data, dict) or not torch.is_tensor(data.get("ws")):

@@ -11,7 +11,12 @@ from ..checkpoint import load_generator
 from ..devices import resolve_device
 from ..distances import DISTANCES, make_distance
 from ..media import save_image
-from ..project import SPACES, ProjectionOptions, load_latent
+from ..checkpoint import load_checkpoint
+from ..inversion.encoder import load_encoder
+from ..inversion.pivotal import PivotalTuner, TuningOptions, shared_blocks
+from ..inversion.recipes import DEFAULT_RECIPE, RECIPES, recipe_options
+from ..inversion.staged import StagedOptions
+from ..project import SPACES, load_latent
 from ..translate import (
     DEFAULT_POOR_PSNR,
     FolderRun,
@@ -36,29 +41,67 @@ def _add_outputs(p: argparse.ArgumentParser, what: str) -> None:
 
 def _add_inversion(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("projection")
-    g.add_argument("--space", choices=SPACES, default="w", help="optimise one w for all layers (w, default) or one per layer (w+)")
-    g.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
-    g.add_argument("--lr", type=float, default=0.1, help="peak learning rate; warm-up then cosine ramp-down (default 0.1)")
+    g.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE,
+                   help="default: best of several starts, W then W+ offsets, noise maps last (see README); "
+                        "stylegan2: the 2020 StyleGAN2 projector, for comparison")
+    g.add_argument("--space", choices=SPACES, help=f"one w for all layers (w) or one per layer (w+) "
+                                                   f"(default: {StagedOptions.space} for the default recipe, w for stylegan2)")
+    g.add_argument("--steps", type=int, help=f"optimisation steps (default: {StagedOptions.steps} for the default recipe, "
+                                             "1000 for stylegan2; 0 with --init: the encoder's guess alone)")
+    g.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's, 0.05 / 0.1)")
+    g.add_argument("--init", metavar="ENC.pt", help="start from this encoder's guess (`freezeg encoder train`)")
     g.add_argument("--optimize-noise", action=argparse.BooleanOptionalAction, default=True,
                    help="optimise the noise maps too, with noise regularisation (default: yes)")
     g.add_argument("--noise-regularize", type=float, default=1e5, help="weight of the noise penalty (default 1e5)")
-    g.add_argument("--mse", type=float, default=0.0, help="weight of an extra pixel MSE term (default 0)")
+    g.add_argument("--mse", type=float, help="weight of a pixel MSE term (default: the recipe's, 1 growing over the run / 0)")
     g.add_argument("--loss", choices=list(DISTANCES), default="default",
                    help="distance: default (L1 + MS-SSIM, offline), lpips, inception")
     g.add_argument("--lpips-vgg", metavar="PATH", help="LPIPS backbone (VGG16) weights, for --loss lpips")
     g.add_argument("--lpips-lin", metavar="PATH", help="LPIPS linear-layer weights, for --loss lpips")
     g.add_argument("--inception", metavar="PATH", help="FID Inception weights, for --loss inception")
     g.add_argument("--batch", type=int, default=8, help="images optimised together (default 8)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps and latent perturbation")
+    g.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps and latent perturbation (stylegan2)")
 
 
-def _inversion(args: argparse.Namespace, device) -> Inversion:
-    options = ProjectionOptions(space=args.space, steps=args.steps, lr=args.lr, optimize_noise=args.optimize_noise,
-                                noise_regularize=args.noise_regularize, mse=args.mse, seed=args.seed)
+def _inversion(args: argparse.Namespace, device, source=None) -> Inversion:
+    """The projection the options ask for; with `source`, an --init encoder is loaded and checked against it."""
+    options = recipe_options(args.recipe, space=args.space, steps=args.steps, lr=args.lr, optimize_noise=args.optimize_noise,
+                             noise_regularize=args.noise_regularize, mse=args.mse, seed=args.seed)
+    encoder = None
+    if getattr(args, "init", None):
+        if source is None:
+            raise ValueError("--init needs the source generator to check the encoder against")
+        encoder = load_encoder(args.init, source, device=device)
+    elif options.steps == 0:
+        raise ValueError("--steps 0 keeps the starting latent as it is: give --init ENC.pt for the encoder's guess")
     distance = make_distance(args.loss, device=device, lpips_vgg=args.lpips_vgg, lpips_lin=args.lpips_lin,
                              inception=args.inception)
     return Inversion(distance=distance, loss=args.loss, options=options, batch=args.batch,
-                     warm_steps=getattr(args, "warm_steps", None))
+                     warm_steps=getattr(args, "warm_steps", None), encoder=encoder)
+
+
+def _add_tuning(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pivotal tuning (of the blocks source and target share)")
+    defaults = TuningOptions()
+    g.add_argument("--pivotal-tuning", action="store_true",
+                   help="tune the frozen blocks the target shares with the source around each image's latent, and "
+                        "render the translation with them (written beside the latent as NAME.pti)")
+    g.add_argument("--pt-steps", type=int, default=defaults.steps, help=f"tuning steps per image (default {defaults.steps})")
+    g.add_argument("--pt-lr", type=float, default=defaults.lr, help=f"tuning learning rate (default {defaults.lr})")
+    g.add_argument("--pt-trained-blocks", action="store_true",
+                   help="also tune the source's trained blocks, for the reconstruction only (never the target's)")
+
+
+def _tuner(args: argparse.Namespace, source, target, target_meta: dict, inversion: Inversion) -> PivotalTuner | None:
+    given = [flag for flag, on in (("--pt-steps", args.pt_steps != TuningOptions.steps), ("--pt-lr", args.pt_lr != TuningOptions.lr),
+                                   ("--pt-trained-blocks", args.pt_trained_blocks)) if on]
+    if not args.pivotal_tuning:
+        if given:
+            raise ValueError(f"{given[0]} needs --pivotal-tuning")
+        return None
+    shared = shared_blocks(source, target, target_meta.get("freeze"), (args.source, args.target))
+    options = TuningOptions(steps=args.pt_steps, lr=args.pt_lr, trained_blocks=args.pt_trained_blocks)
+    return PivotalTuner(source, shared, inversion.distance, options, inversion.loss)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -85,6 +128,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_outputs(p, "inputs")
     _add_style(p)
     _add_inversion(p)
+    _add_tuning(p)
     add_common(p)
     p.set_defaults(func=run_translate)
 
@@ -166,7 +210,7 @@ def run_project(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.images, kinds=("image",))
     _check_any(inputs)
     g = load_generator(args.ckpt, device=device).eval()
-    run = FolderRun(g, args.out, _inversion(args, device), overwrite=args.overwrite, poor_psnr=args.poor_psnr,
+    run = FolderRun(g, args.out, _inversion(args, device, g), overwrite=args.overwrite, poor_psnr=args.poor_psnr,
                     source_path=args.ckpt, progress=not args.quiet)
     _report(run.run(inputs), "projected")
     return 0
@@ -177,10 +221,12 @@ def run_translate(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.inputs)
     _check_any(inputs)
     source = load_generator(args.source, device=device).eval()
-    target = load_generator(args.target, device=device).eval()
-    inversion = _inversion(args, device)
+    target_ckpt = load_checkpoint(args.target)
+    target = load_generator(target_ckpt, device=device).eval()
+    inversion = _inversion(args, device, source)
+    tuner = _tuner(args, source, target, target_ckpt.meta, inversion)
     style = _style(args, source, inversion, not args.quiet)
-    run = FolderRun(source, args.out, inversion, target=target, style=style, overwrite=args.overwrite,
+    run = FolderRun(source, args.out, inversion, target=target, style=style, tuner=tuner, overwrite=args.overwrite,
                     poor_psnr=args.poor_psnr, source_path=args.source, target_path=args.target,
                     progress=not args.quiet)
     _report(run.run(inputs), "translated")
@@ -208,7 +254,7 @@ def run_mix(args: argparse.Namespace) -> int:
     if args.target:
         render_g = load_generator(args.target, device=device).eval()
         check_compatible(source, render_g)
-    inversion = _inversion(args, device)
+    inversion = _inversion(args, device, source)
     mix_from = layer_index(args.mix_from, source) if args.mix_from is not None else source.num_ws // 2
     progress = not args.quiet
     contents = _latents_of(args.content, args.content_seeds, source, inversion, args.truncation, "content", progress)
