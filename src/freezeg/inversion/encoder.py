@@ -52,12 +52,12 @@ class EncoderConfig:
 
 
 class _Stage(nn.Module):
-    """Two 3x3 convolutions with leaky ReLU; the second halves the resolution."""
+    """Two 3x3 convolutions with leaky ReLU; the second halves the resolution and sets the width."""
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, padding=1)
-        self.down = nn.Conv2d(cout, cout, 3, stride=2, padding=1)
+        self.conv = nn.Conv2d(cin, cin, 3, padding=1)
+        self.down = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = F.leaky_relu(self.conv(x), 0.2)

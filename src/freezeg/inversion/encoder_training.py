@@ -175,7 +175,7 @@ def train_encoder(
             optimizer.step()
             step += 1
             bar.update(1)
-            last = {"latent": float(latent_loss), "image": float(image_loss)}
+            last = {"latent": latent_loss.item(), "image": image_loss.item()}
             if step % 10 == 0:
                 bar.set_postfix(latent=f"{last['latent']:.3f}", image=f"{last['image']:.4f}")
             if step % options.save_every == 0 or step == options.steps:
