@@ -135,4 +135,4 @@ def test_bench_inversion_reports_every_run(tmp_path, freezeg_pair, photos, capsy
     assert main(["bench-inversion", "--ckpt", src, "--images", str(photos), "--runs", "default+pt:2", "-q"]) == 2
     assert "+pt need --target" in capsys.readouterr().err
     assert main(["bench-inversion", "--ckpt", src, "--images", str(photos), "--runs", "fancy:3", "-q"]) == 2
-    assert "--runs: 'fancy:3': recipes are default, stylegan2" in capsys.readouterr().err
+    assert "--runs: 'fancy:3': recipes are default, stylegan2, flags +enc, +pt and +ptall" in capsys.readouterr().err

@@ -156,15 +156,8 @@ class Projector:
         init_noise: list[torch.Tensor] | None = None,  # per-layer [B or 1, 1, r, r] warm start
     ):
         g = generator
-        self.generator = g
-        self.distance = distance
-        self.options = options = options or ProjectionOptions()
-        device = next(g.parameters()).device
-        if targets.ndim != 4 or targets.shape[1:] != (3, g.size, g.size):
-            raise ValueError(f"targets must have shape [batch, 3, {g.size}, {g.size}], got {tuple(targets.shape)}")
-        self.targets = targets.to(device=device, dtype=torch.float32)
-        batch = targets.shape[0]
-        self.stats = stats or latent_stats(g)
+        device, batch = self._bind(g, targets, distance, options or ProjectionOptions(), stats)
+        options = self.options
         self.rng = torch.Generator(device=device).manual_seed(options.seed)
 
         if init_ws is None:
@@ -195,6 +188,18 @@ class Projector:
         self.optimizer = torch.optim.Adam(params, lr=options.lr, betas=(0.9, 0.999))
         self.step_index = 0
         self.last_distance = torch.full((batch,), float("nan"))
+
+    def _bind(self, g: Generator, targets: torch.Tensor, distance: nn.Module, options, stats: LatentStats | None
+              ) -> tuple[torch.device, int]:
+        """Keep what every recipe's projector holds (generator, distance, options, targets on g's
+        device, latent statistics); returns (device, batch)."""
+        self.generator, self.distance, self.options = g, distance, options
+        device = next(g.parameters()).device
+        if targets.ndim != 4 or targets.shape[1:] != (3, g.size, g.size):
+            raise ValueError(f"targets must have shape [batch, 3, {g.size}, {g.size}], got {tuple(targets.shape)}")
+        self.targets = targets.to(device=device, dtype=torch.float32)
+        self.stats = stats or latent_stats(g)
+        return device, targets.shape[0]
 
     @property
     def batch(self) -> int:

@@ -39,14 +39,15 @@ def _add_outputs(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--overwrite", action="store_true", help=f"redo {what} whose outputs exist")
 
 
-def _add_inversion(p: argparse.ArgumentParser) -> None:
+def _add_inversion(p: argparse.ArgumentParser, steps: int | None = None, space: str | None = None) -> None:
+    """The projection options; `steps`/`space` override the recipe's defaults for a command (None: keep them)."""
     g = p.add_argument_group("projection")
     g.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE,
                    help="default: best of several starts, W then W+ offsets, noise maps last (see README); "
                         "stylegan2: the 2020 StyleGAN2 projector, for comparison")
-    g.add_argument("--space", choices=SPACES, help=f"one w for all layers (w) or one per layer (w+) "
+    g.add_argument("--space", choices=SPACES, default=space, help=f"one w for all layers (w) or one per layer (w+) "
                                                    f"(default: {StagedOptions.space} for the default recipe, w for stylegan2)")
-    g.add_argument("--steps", type=int, help=f"optimisation steps (default: {StagedOptions.steps} for the default recipe, "
+    g.add_argument("--steps", type=int, default=steps, help=f"optimisation steps (default: {StagedOptions.steps} for the default recipe, "
                                              "1000 for stylegan2; 0 with --init: the encoder's guess alone)")
     g.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's, 0.05 / 0.1)")
     g.add_argument("--init", metavar="ENC.pt", help="start from this encoder's guess (`freezeg encoder train`)")

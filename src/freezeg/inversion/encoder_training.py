@@ -180,5 +180,7 @@ def train_encoder(
                 bar.set_postfix(latent=f"{last['latent']:.3f}", image=f"{last['image']:.4f}")
             if step % options.save_every == 0 or step == options.steps:
                 save(step)
+                log.info("step %d/%d  latent loss %.3f  image loss %.4f  (saved %s)", step, options.steps,
+                         last["latent"], last["image"], out)
     return (f"wrote {out} ({step} steps; last latent loss {last.get('latent', float('nan')):.3f}, "
             f"image loss {last.get('image', float('nan')):.4f})")

@@ -1,8 +1,9 @@
 """`freezeg bench-inversion`: how close inversions come, how fast, and how well they translate.
 
-A run is a recipe with a step budget, written RECIPE[+enc][+pt][@SPACE]:STEPS, e.g.
+A run is a recipe with a step budget, written RECIPE[+enc][+pt|+ptall][@SPACE]:STEPS, e.g.
 `stylegan2@w+:300` (the 2020 projector, W+, 300 steps), `default:300`, `default+enc:0` (the
-encoder's guess alone), `default+enc+pt:50`. Every run projects the same images in the same
+encoder's guess alone), `default+enc+pt:50` (then pivotal tuning of the shared blocks),
+`default+ptall:300` (tuning the source's trained blocks too, for the reconstruction). Every run projects the same images in the same
 batches and reports, per image set:
 - reconstruction: PSNR (mean, min, count below 20 dB), SSIM, LPIPS when its weights exist;
   a curve of mean PSNR against steps and seconds (evaluations are not timed);
@@ -16,6 +17,7 @@ Seconds per image are wall seconds of the batch divided by its images.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -56,6 +58,7 @@ class RunSpec:
     space: str = "w+"
     encoder: bool = False
     pivotal: bool = False
+    pivotal_all: bool = False  # also tune the source's trained blocks (reconstruction only)
 
 
 def parse_runs(text: str) -> list[RunSpec]:
@@ -66,12 +69,13 @@ def parse_runs(text: str) -> list[RunSpec]:
             continue
         m = _RUN.match(part)
         if m is None:
-            raise ValueError(f"--runs: cannot read {part!r} (use RECIPE[+enc][+pt][@w|@w+]:STEPS, e.g. default+pt:300)")
+            raise ValueError(f"--runs: cannot read {part!r} (use RECIPE[+enc][+pt|+ptall][@w|@w+]:STEPS, e.g. default+pt:300)")
         flags = [f for f in m["flags"].split("+") if f]
-        unknown = [f for f in flags if f not in ("enc", "pt")]
+        unknown = [f for f in flags if f not in ("enc", "pt", "ptall")]
         if m["recipe"] not in RECIPES or unknown:
-            raise ValueError(f"--runs: {part!r}: recipes are {', '.join(RECIPES)}, flags +enc and +pt")
-        runs.append(RunSpec(part, m["recipe"], int(m["steps"]), m["space"] or "w+", "enc" in flags, "pt" in flags))
+            raise ValueError(f"--runs: {part!r}: recipes are {', '.join(RECIPES)}, flags +enc, +pt and +ptall")
+        runs.append(RunSpec(part, m["recipe"], int(m["steps"]), m["space"] or "w+", "enc" in flags,
+                            "pt" in flags or "ptall" in flags, "ptall" in flags))
     if not runs:
         raise ValueError("--runs: no runs given")
     return runs
@@ -204,7 +208,8 @@ def run_harness(
             if spec.pivotal:
                 if setup.shared is None:
                     raise ValueError(f"--runs {spec.name}: pivotal tuning needs --target (a FreezeG fine-tune of --ckpt)")
-                tuner = PivotalTuner(g, setup.shared, setup.distance, setup.tuning, setup.loss)
+                options = dataclasses.replace(setup.tuning, trained_blocks=spec.pivotal_all)
+                tuner = PivotalTuner(g, setup.shared, setup.distance, options, setup.loss)
                 begin = time.perf_counter()
                 tunings = [tuner.tune(lat, set_targets[i : i + 1])[0] for i, lat in enumerate(latents)]
                 row["tuning_seconds_per_image"] = (time.perf_counter() - begin) / len(set_targets)

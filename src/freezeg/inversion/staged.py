@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..networks import Generator
-from ..project import SPACES, LatentStats, Projector, latent_stats, noise_regularization, normalize_noise_
+from ..project import SPACES, LatentStats, Projector, noise_regularization, normalize_noise_
 
 START_SEED = 12345  # the candidate starts' random stream (fixed: results do not depend on --seed's noise)
 
@@ -39,16 +39,16 @@ class StagedOptions:
 
     space: str = "w+"  # "w": one w for all layers; "w+": w plus per-layer offsets
     steps: int = 300  # optimisation steps (0: the chosen start, or the warm start, as it is)
-    lr: float = 0.05  # peak Adam learning rate of the latent
+    lr: float = 0.1  # peak Adam learning rate of the latent
     noise_lr: float = 0.05  # peak Adam learning rate of the noise maps
     lr_rampup: float = 0.02  # share of the steps spent warming up linearly from 0
     lr_rampdown: float = 0.3  # share of the steps at the end spent on the cosine ramp to 0
     starts: int = 16  # candidate starts per image: the average w and truncated mapping samples
     start_truncation: float = 0.7  # truncation of the sampled candidates
-    w_share: float = 0.3  # share of the steps optimising one w before the per-layer offsets open
+    w_share: float = 0.1  # share of the steps optimising one w before the per-layer offsets open
     noise_share: float = 0.5  # last share of the steps that optimises the noise maps
     offset_penalty: float = 1e-3  # weight of the mean squared W+ offset (in units of w's per-coordinate variance)
-    mse: float = 1.0  # final weight of the pixel MSE term; it grows linearly from 0 over the run
+    mse: float = 20.0  # final weight of the pixel MSE term; it grows linearly from 0 over the run
     optimize_noise: bool = True  # optimise the noise maps in the last phase (else: the stored maps)
     noise_regularize: float = 1e5  # weight of the noise autocorrelation penalty
     seed: int = 0  # kept for interface parity with ProjectionOptions (the recipe draws no random noise)
@@ -113,16 +113,10 @@ class StagedProjector(Projector):
         init_ws: torch.Tensor | None = None,  # [B, num_ws, style_dim] warm start (else the best candidate)
         init_noise: list[torch.Tensor] | None = None,  # per-layer [B or 1, 1, r, r] warm start
     ):
-        # Projector.__init__ is not called: only its run() and result() are shared.
+        # Projector.__init__ (the 2020 recipe's set-up) is not called; run() and result() are shared.
         g = generator
-        self.generator, self.distance = g, distance
-        self.options = o = options or StagedOptions()
-        device = next(g.parameters()).device
-        if targets.ndim != 4 or targets.shape[1:] != (3, g.size, g.size):
-            raise ValueError(f"targets must have shape [batch, 3, {g.size}, {g.size}], got {tuple(targets.shape)}")
-        self.targets = targets.to(device=device, dtype=torch.float32)
-        batch = targets.shape[0]
-        self.stats = stats or latent_stats(g)
+        device, batch = self._bind(g, targets, distance, options or StagedOptions(), stats)
+        o = self.options
         # Per-coordinate variance of w: the unit of the offset penalty.
         self.w_variance = self.stats.std**2 / g.style_dim
 
