@@ -80,3 +80,22 @@ def test_encoder_for_another_config_is_refused_naming_both(tmp_path, tiny_config
     torch.save({"format": "something"}, tmp_path / "x.pt")
     with pytest.raises(ValueError, match=r"x\.pt: not a freezeg encoder file"):
         load_encoder(tmp_path / "x.pt", g)
+
+
+def test_real_images_join_the_batches_and_must_come_back_on_resume(tmp_path, tiny_config):
+    from freezeg.data.dataset import open_dataset
+    from freezeg.data.synthetic import write_domain
+
+    g = trained_like(tiny_config)
+    write_domain("blobs", 6, 16, tmp_path / "blobs")
+    real = open_dataset(tmp_path / "blobs", 16)
+    out = tmp_path / "enc.pt"
+    options = EncoderTrainingOptions(steps=2, batch=4, width=8, real_share=0.5)
+    train_encoder(g, out, options, real=real, progress=False)
+    assert read_encoder_file(out)["training"]["images"] == str(real.source)
+    longer = EncoderTrainingOptions(steps=3, batch=4, width=8)
+    with pytest.raises(ValueError, match=r"enc\.pt: was trained with real images from .*; resume with --images too"):
+        train_encoder(g, out, longer, resume=True, progress=False)
+    assert "3 steps" in train_encoder(g, out, longer, real=real, resume=True, progress=False)
+    with pytest.raises(ValueError, match="--real-share"):
+        EncoderTrainingOptions(real_share=1.0)

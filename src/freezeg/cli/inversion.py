@@ -49,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float, default=defaults.lr, help=f"Adam learning rate (default {defaults.lr})")
     t.add_argument("--width", type=int, default=defaults.width, help=f"channels at full resolution (default {defaults.width})")
     t.add_argument("--noise", action="store_true", help="also predict the noise maps")
+    t.add_argument("--images", metavar="DIR", help="real images of the source domain (e.g. its training set): part of "
+                                                  "every batch, trained on the rendering term only")
+    t.add_argument("--real-share", type=float, default=defaults.real_share,
+                   help=f"share of each batch from --images (default {defaults.real_share})")
     t.add_argument("--image-loss", type=float, default=defaults.image_loss,
                    help=f"weight of the rendered-prediction loss beside the latent loss (default {defaults.image_loss}; 0: latents only)")
     t.add_argument("--save-every", type=int, default=defaults.save_every, help=f"save progress every N steps (default {defaults.save_every})")
@@ -94,9 +98,11 @@ def run_encoder_train(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     g = load_generator(args.ckpt, device=device).eval()
     options = EncoderTrainingOptions(steps=args.steps, batch=args.batch, lr=args.lr, width=args.width, noise=args.noise,
-                                     image_loss=args.image_loss, save_every=args.save_every, seed=args.seed)
-    report = train_encoder(g, args.out, options, source_path=args.ckpt, resume=args.resume, overwrite=args.overwrite,
-                           progress=not args.quiet)
+                                     image_loss=args.image_loss, save_every=args.save_every, seed=args.seed,
+                                     real_share=args.real_share)
+    real = open_dataset(args.images, g.size) if args.images else None
+    report = train_encoder(g, args.out, options, source_path=args.ckpt, real=real, resume=args.resume,
+                           overwrite=args.overwrite, progress=not args.quiet)
     log.info("%s", report)
     return 0
 

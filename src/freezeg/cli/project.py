@@ -50,6 +50,9 @@ def _add_inversion(p: argparse.ArgumentParser, steps: int | None = None, space: 
     g.add_argument("--steps", type=int, default=steps, help=f"optimisation steps (default: {StagedOptions.steps} for the default recipe, "
                                              "1000 for stylegan2; 0 with --init: the encoder's guess alone)")
     g.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's, 0.05 / 0.1)")
+    g.add_argument("--offset-penalty", type=float, help=f"default recipe: weight of the penalty on W+ offsets from the "
+                                                        f"shared w (default {StagedOptions.offset_penalty}; larger keeps "
+                                                        "latents where a fine-tuned target renders well)")
     g.add_argument("--init", metavar="ENC.pt", help="start from this encoder's guess (`freezeg encoder train`)")
     g.add_argument("--optimize-noise", action=argparse.BooleanOptionalAction, default=True,
                    help="optimise the noise maps too, with noise regularisation (default: yes)")
@@ -66,8 +69,11 @@ def _add_inversion(p: argparse.ArgumentParser, steps: int | None = None, space: 
 
 def _inversion(args: argparse.Namespace, device, source=None) -> Inversion:
     """The projection the options ask for; with `source`, an --init encoder is loaded and checked against it."""
+    if args.recipe == "stylegan2" and args.offset_penalty is not None:
+        raise ValueError("--offset-penalty belongs to the default recipe (the stylegan2 recipe has no W+ offsets)")
     options = recipe_options(args.recipe, space=args.space, steps=args.steps, lr=args.lr, optimize_noise=args.optimize_noise,
-                             noise_regularize=args.noise_regularize, mse=args.mse, seed=args.seed)
+                             noise_regularize=args.noise_regularize, mse=args.mse, seed=args.seed,
+                             offset_penalty=args.offset_penalty)
     encoder = None
     if getattr(args, "init", None):
         if source is None:

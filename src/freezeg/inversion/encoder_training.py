@@ -9,6 +9,11 @@ the eye forgives) and trains the encoder on two terms:
 - the rendering of the predicted latent (with the predicted noise maps, when it predicts
   them, else the generator's stored maps) against the clean image: L1 + MSE, weighted by
   `image_loss`.
+With real images of the source domain (`--images`, e.g. the source's training set), part of
+every batch is real: those images have no true latent, so they train the rendering term only
+(as pSp and e4e train on real photos). This narrows the gap between what the generator makes
+and what users bring.
+
 Progress is saved into the encoder file every `save_every` steps (weights, Adam state, step,
 random state), so a killed run resumes with `--resume`.
 """
@@ -23,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..data.dataset import ImageDataset
 from ..networks import Generator
 from ..project import latent_stats
 from .encoder import Encoder, EncoderConfig, generator_identity, read_encoder_file, save_encoder, standardise, describe_generator
@@ -43,6 +49,7 @@ class EncoderTrainingOptions:
     mixing: float = 0.5  # share of samples whose later layers take a second w
     jitter: float = 0.1  # per-layer latent jitter, as a share of w's per-coordinate spread
     save_every: int = 250  # save progress every N steps
+    real_share: float = 0.5  # share of each batch taken from real images, when they are given
     seed: int = 0  # sampled latents, augmentation and initial weights
 
     def __post_init__(self):
@@ -51,6 +58,8 @@ class EncoderTrainingOptions:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.image_loss < 0:
             raise ValueError("--lr must be positive and --image-loss >= 0")
+        if not 0 <= self.real_share < 1:
+            raise ValueError(f"--real-share must be in [0, 1), got {self.real_share}")
 
 
 def sample_latents(g: Generator, batch: int, mixing: float, jitter: float, spread: float, gen: torch.Generator) -> torch.Tensor:
@@ -101,6 +110,7 @@ def train_encoder(
     out: str | Path,
     options: EncoderTrainingOptions,
     source_path: str | None = None,
+    real: ImageDataset | None = None,  # real images of the source domain (rendering term only)
     resume: bool = False,  # continue the training saved in `out`
     overwrite: bool = False,  # replace an existing `out`
     progress: bool = True,
@@ -122,7 +132,10 @@ def train_encoder(
                 raise ValueError(f"{out}: encoder made for {describe_generator(made)}, not for {describe_generator(identity)}")
             if made.get("digest") != identity["digest"]:
                 raise ValueError(f"{out}: trained for another checkpoint of this config; use another --out, or --overwrite")
-            kept = (saved.get("training") or {}).get("options") or {}
+            before = saved.get("training") or {}
+            if before.get("images") and real is None:
+                raise ValueError(f"{out}: was trained with real images from {before['images']}; resume with --images too")
+            kept = before.get("options") or {}
             options = EncoderTrainingOptions(**{**kept, "steps": options.steps, "save_every": options.save_every})
         elif not overwrite:
             raise FileExistsError(f"{out}: already exists (--resume continues its training, --overwrite starts over)")
@@ -146,27 +159,36 @@ def train_encoder(
 
     def save(at: int) -> None:
         training = {"options": asdict(options), "optimizer": optimizer.state_dict(), "rng": gen.get_state(),
-                    "source": source_path}
+                    "source": source_path, "images": None if real is None else str(real.source)}
         save_encoder(out, encoder, identity, at, training)
 
     stored = [n.to(device) for n in g.stored_noise()]
     variance = spread**2
+    n_real = round(options.batch * options.real_share) if real is not None and options.image_loss > 0 else 0
+    n_fake = options.batch - n_real
+
+    def rendering_loss(pred_ws: torch.Tensor, pred_noise: list[torch.Tensor] | None, images: torch.Tensor) -> torch.Tensor:
+        maps = [standardise(n) for n in pred_noise] if pred_noise is not None else stored
+        rendered = g.synthesis(pred_ws, noise=maps)
+        return (rendered - images).abs().mean() + (rendered - images).square().mean()
+
     last = {}
     encoder.train()
     with tqdm(total=options.steps, initial=step, desc="encoder", unit="step", disable=None if progress else True) as bar:
         while step < options.steps:
-            ws = sample_latents(g, options.batch, options.mixing, options.jitter, spread, gen)
-            noise = [torch.randn(options.batch, 1, r, r, generator=gen).to(device) for r in g.noise_resolutions()]
+            ws = sample_latents(g, n_fake, options.mixing, options.jitter, spread, gen)
+            noise = [torch.randn(n_fake, 1, r, r, generator=gen).to(device) for r in g.noise_resolutions()]
             with torch.no_grad():
                 clean = g.synthesis(ws, noise=noise)
+            if n_real:
+                picked = torch.randint(len(real), (n_real,), generator=gen)
+                clean = torch.cat([clean, real.batch(picked, device=device)])
             pred_ws, pred_noise = encoder(augment(clean, gen))
-            latent_loss = (pred_ws - ws).square().mean() / variance
+            latent_loss = (pred_ws[:n_fake] - ws).square().mean() / variance
             loss = latent_loss
             image_loss = torch.zeros(())
             if options.image_loss > 0:
-                maps = [standardise(n) for n in pred_noise] if pred_noise is not None else stored
-                rendered = g.synthesis(pred_ws, noise=maps)
-                image_loss = (rendered - clean).abs().mean() + (rendered - clean).square().mean()
+                image_loss = rendering_loss(pred_ws, pred_noise, clean)
                 loss = loss + options.image_loss * image_loss
             for group in optimizer.param_groups:
                 group["lr"] = _lr(step, options.steps, options.lr)

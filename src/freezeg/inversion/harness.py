@@ -1,9 +1,10 @@
 """`freezeg bench-inversion`: how close inversions come, how fast, and how well they translate.
 
-A run is a recipe with a step budget, written RECIPE[+enc][+pt|+ptall][@SPACE]:STEPS, e.g.
+A run is a recipe with a step budget, written RECIPE[(OPTION=VALUE,...)][+enc][+pt|+ptall][@SPACE]:STEPS, e.g.
 `stylegan2@w+:300` (the 2020 projector, W+, 300 steps), `default:300`, `default+enc:0` (the
 encoder's guess alone), `default+enc+pt:50` (then pivotal tuning of the shared blocks),
-`default+ptall:300` (tuning the source's trained blocks too, for the reconstruction). Every run projects the same images in the same
+`default+ptall:300` (tuning the source's trained blocks too, for the reconstruction),
+`default(offset_penalty=0.1):300` (a recipe option changed). Every run projects the same images in the same
 batches and reports, per image set:
 - reconstruction: PSNR (mean, min, count below 20 dB), SSIM, LPIPS when its weights exist;
   a curve of mean PSNR against steps and seconds (evaluations are not timed);
@@ -45,7 +46,8 @@ log = logging.getLogger("freezeg")
 DEFAULT_RUNS = "stylegan2@w+:300,default:300,default+enc:0,default+enc:100,default+pt:300"
 CURVE_POINTS = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0)  # shares of the steps at which PSNR is measured
 POOR_PSNR = 20.0
-_RUN = re.compile(r"^(?P<recipe>[a-z0-9]+)(?P<flags>(\+[a-z]+)*)(@(?P<space>w\+?))?:(?P<steps>\d+)$")
+_RUN = re.compile(r"^(?P<recipe>[a-z0-9]+)(\((?P<options>[^()]*)\))?(?P<flags>(\+[a-z]+)*)(@(?P<space>w\+?))?:(?P<steps>\d+)$")
+_OUTSIDE_PARENTHESES = re.compile(r",(?![^()]*\))")
 
 
 @dataclass
@@ -59,12 +61,23 @@ class RunSpec:
     encoder: bool = False
     pivotal: bool = False
     pivotal_all: bool = False  # also tune the source's trained blocks (reconstruction only)
+    options: dict[str, Any] = field(default_factory=dict)  # recipe options other than the defaults
+
+
+def _option_value(text: str) -> Any:
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(text) if re.fullmatch(r"-?\d+", text.strip()) else float(text)
+    except ValueError:
+        return text.strip()
 
 
 def parse_runs(text: str) -> list[RunSpec]:
     """'stylegan2@w+:300,default+enc:0' -> RunSpecs (one-line errors for anything else)."""
     runs = []
-    for part in (p.strip() for p in text.split(",")):
+    for part in (p.strip() for p in _OUTSIDE_PARENTHESES.split(text)):
         if not part:
             continue
         m = _RUN.match(part)
@@ -74,8 +87,16 @@ def parse_runs(text: str) -> list[RunSpec]:
         unknown = [f for f in flags if f not in ("enc", "pt", "ptall")]
         if m["recipe"] not in RECIPES or unknown:
             raise ValueError(f"--runs: {part!r}: recipes are {', '.join(RECIPES)}, flags +enc, +pt and +ptall")
-        runs.append(RunSpec(part, m["recipe"], int(m["steps"]), m["space"] or "w+", "enc" in flags,
-                            "pt" in flags or "ptall" in flags, "ptall" in flags))
+        options = {}
+        for pair in filter(None, (m["options"] or "").split(",")):
+            key, eq, value = pair.partition("=")
+            if not eq:
+                raise ValueError(f"--runs: {part!r}: recipe options are OPTION=VALUE, got {pair!r}")
+            options[key.strip()] = _option_value(value)
+        spec = RunSpec(part, m["recipe"], int(m["steps"]), m["space"] or "w+", "enc" in flags,
+                       "pt" in flags or "ptall" in flags, "ptall" in flags, options)
+        _options_of(spec)  # unknown or bad options fail here, before any run starts
+        runs.append(spec)
     if not runs:
         raise ValueError("--runs: no runs given")
     return runs
@@ -97,9 +118,22 @@ class HarnessSetup:
     loss: str = "default"
 
 
+def _options_of(spec: RunSpec):
+    """The recipe options of a run (one-line errors for options the recipe does not have)."""
+    known = {f.name for f in dataclasses.fields(type(recipe_options(spec.recipe)))}
+    unknown = [k for k in spec.options if k not in known or k in ("space", "steps")]
+    if unknown:
+        raise ValueError(f"--runs: {spec.name!r}: {spec.recipe} has no option {unknown[0]!r} here "
+                         f"(it has {', '.join(sorted(known - {'space', 'steps'}))})")
+    try:
+        return recipe_options(spec.recipe, space=spec.space, steps=spec.steps, **spec.options)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"--runs: {spec.name!r}: {e}") from None
+
+
 def _timed_projection(setup: HarnessSetup, spec: RunSpec, targets: torch.Tensor) -> tuple[list[Latent], list[dict], float]:
     """Project `targets` batch by batch; the latents, the PSNR curve and the seconds spent."""
-    options = recipe_options(spec.recipe, space=spec.space, steps=spec.steps)
+    options = _options_of(spec)
     inversion = Inversion(setup.distance, setup.loss, options, batch=setup.batch,
                           encoder=setup.encoder if spec.encoder else None)
     inversion.ensure_stats(setup.source)
@@ -236,20 +270,21 @@ def format_harness(result: dict[str, Any]) -> str:
     realism_name = "KID x1e3" if any((r.get("real", {}).get("translation") or {}).get("kid_x1e3") is not None
                                      for r in result["runs"].values()) else "SWD x1e3"
     key = "kid_x1e3" if realism_name.startswith("KID") else "swd"
+    width = max([24, *(len(name) + 2 for name in result["runs"])])
     for set_name in ("real", "generated"):
         rows = [(name, entry[set_name]) for name, entry in result["runs"].items() if set_name in entry]
         if not rows:
             continue
         count = result["images"] if set_name == "real" else result["generated"]
         lines.append(f"{set_name} images ({count} at {result['size']}px)")
-        head = f"{'run':<24}{'s/img':>7}{'PSNR':>7}{'min':>7}{'<20dB':>6}{'SSIM':>7}{'LPIPS':>7}"
+        head = f"{'run':<{width}}{'s/img':>7}{'PSNR':>7}{'min':>7}{'<20dB':>6}{'SSIM':>7}{'LPIPS':>7}"
         if set_name == "real" and result["references"]:
             head += f"{realism_name:>10}{'struct':>8}{'vs truth':>9}"
         lines.append(head)
         for name, row in rows:
             r = row["reconstruction"]
             seconds = row["seconds_per_image"] + row.get("tuning_seconds_per_image", 0.0)
-            line = (f"{name:<24}{seconds:>7.2f}{r['psnr']:>7.2f}{r['psnr_min']:>7.2f}{r['below_20db']:>6d}"
+            line = (f"{name:<{width}}{seconds:>7.2f}{r['psnr']:>7.2f}{r['psnr_min']:>7.2f}{r['below_20db']:>6d}"
                     f"{r['ssim']:>7.3f}{_num(r['lpips'], '.3f'):>7}")
             t = row.get("translation")
             if t:
@@ -257,11 +292,11 @@ def format_harness(result: dict[str, Any]) -> str:
             lines.append(line)
             if "before_tuning" in row:
                 b = row["before_tuning"]
-                lines.append(f"{'  before tuning':<24}{row['seconds_per_image']:>7.2f}{b['psnr']:>7.2f}{b['psnr_min']:>7.2f}"
+                lines.append(f"{'  before tuning':<{width}}{row['seconds_per_image']:>7.2f}{b['psnr']:>7.2f}{b['psnr_min']:>7.2f}"
                              f"{b['below_20db']:>6d}{b['ssim']:>7.3f}{_num(b['lpips'], '.3f'):>7}")
         if set_name == "real":
             for name, ref in result["references"].items():
-                lines.append(f"{name:<24}{'':>41}{_num(ref.get(key), '.2f'):>10}{_num(ref.get('structure_vs_input'), '.3f'):>8}"
+                lines.append(f"{name:<{width}}{'':>41}{_num(ref.get(key), '.2f'):>10}{_num(ref.get('structure_vs_input'), '.3f'):>8}"
                              f"{_num(ref.get('structure_vs_truth'), '.3f'):>9}")
         lines.append("")
     return "\n".join(lines).rstrip()
