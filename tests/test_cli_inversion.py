@@ -136,3 +136,15 @@ def test_bench_inversion_reports_every_run(tmp_path, freezeg_pair, photos, capsy
     assert "+pt need --target" in capsys.readouterr().err
     assert main(["bench-inversion", "--ckpt", src, "--images", str(photos), "--runs", "fancy:3", "-q"]) == 2
     assert "--runs: 'fancy:3': recipes are default, stylegan2, flags +enc, +pt and +ptall" in capsys.readouterr().err
+
+
+def test_harness_run_names_carry_recipe_options():
+    from freezeg.inversion.harness import parse_runs
+
+    a, b = parse_runs("stylegan2@w:30, default(offset_penalty=0.1,free_layers=4)+enc+ptall:50")
+    assert (a.recipe, a.space, a.steps, a.options) == ("stylegan2", "w", 30, {})
+    assert b.options == {"offset_penalty": 0.1, "free_layers": 4} and b.encoder and b.pivotal and b.pivotal_all
+    with pytest.raises(ValueError, match=r"default has no option 'latent_noise' here"):
+        parse_runs("default(latent_noise=0.1):5")
+    with pytest.raises(ValueError, match=r"recipe options are OPTION=VALUE"):
+        parse_runs("default(mse):5")

@@ -102,3 +102,14 @@ def test_recipe_options_and_registry():
     with pytest.raises(ValueError, match="--steps"):
         StagedOptions(steps=-1)
     assert issubclass(StagedProjector, Projector)
+
+
+def test_free_layers_keep_the_later_layers_on_the_shared_w(tiny_config):
+    g = trained_like(tiny_config)
+    proj = StagedProjector(g, generated(g, [1]), make_distance("default"),
+                           StagedOptions(steps=6, w_share=0.0, free_layers=2, starts=1)).run(progress=False)
+    ws = proj.ws()[0]
+    assert not torch.equal(ws[0], ws[1])  # the first two layers moved apart...
+    assert all(torch.equal(ws[2], ws[k]) for k in range(3, g.num_ws))  # ...the rest read one w
+    with pytest.raises(ValueError, match="free_layers"):
+        StagedOptions(free_layers=-1)

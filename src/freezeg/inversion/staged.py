@@ -48,6 +48,7 @@ class StagedOptions:
     w_share: float = 0.1  # share of the steps optimising one w before the per-layer offsets open
     noise_share: float = 0.5  # last share of the steps that optimises the noise maps
     offset_penalty: float = 1e-3  # weight of the mean squared W+ offset (in units of w's per-coordinate variance)
+    free_layers: int | None = None  # only ws[:, :free_layers] get offsets (None: all layers)
     mse: float = 20.0  # final weight of the pixel MSE term; it grows linearly from 0 over the run
     optimize_noise: bool = True  # optimise the noise maps in the last phase (else: the stored maps)
     noise_regularize: float = 1e5  # weight of the noise autocorrelation penalty
@@ -65,6 +66,8 @@ class StagedOptions:
         for name in ("lr_rampup", "lr_rampdown", "w_share", "noise_share", "start_truncation"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.free_layers is not None and self.free_layers < 0:
+            raise ValueError(f"free_layers must be >= 0, got {self.free_layers}")
         if self.offset_penalty < 0 or self.mse < 0 or self.noise_regularize < 0:
             raise ValueError("offset_penalty, mse and noise_regularize must be >= 0")
 
@@ -138,6 +141,11 @@ class StagedProjector(Projector):
             offsets = init_ws - w
         if o.space == "w":
             offsets = torch.zeros_like(offsets)
+        # Layers without offsets read the shared w alone.
+        self.offset_mask = torch.ones(1, g.num_ws, 1, device=device)
+        if o.free_layers is not None:
+            self.offset_mask[:, o.free_layers:] = 0
+        offsets = offsets * self.offset_mask
         self.w = w.clone().requires_grad_(True)  # [B, 1, D]
         self.offsets = offsets.clone().requires_grad_(True)  # [B, num_ws, D]
         for n in self.noise:
@@ -155,7 +163,7 @@ class StagedProjector(Projector):
 
     def ws(self) -> torch.Tensor:
         """Current per-layer latents [B, num_ws, style_dim] (detached)."""
-        return (self.w + self.offsets).detach()
+        return (self.w + self.offsets * self.offset_mask).detach()
 
     def phase(self) -> tuple[bool, bool]:
         """(offsets train, noise maps train) at the current step."""
@@ -173,7 +181,7 @@ class StagedProjector(Projector):
         ramp = staged_learning_rate(t, o.lr_rampup, o.lr_rampdown)
         for group, peak in zip(self.optimizer.param_groups, self.peaks):
             group["lr"] = peak * ramp
-        ws = self.w + self.offsets  # [B, num_ws, D]
+        ws = self.w + self.offsets * self.offset_mask  # [B, num_ws, D]
         images = g.synthesis(ws, noise=self.noise)
         dist = self.distance(images, self.targets)  # [B]
         loss = dist
@@ -183,7 +191,7 @@ class StagedProjector(Projector):
         if train_offsets:
             inputs.append(self.offsets)
             if o.offset_penalty > 0:
-                loss = loss + o.offset_penalty * self.offsets.square().mean(dim=[1, 2]) / self.w_variance
+                loss = loss + o.offset_penalty * (self.offsets * self.offset_mask).square().mean(dim=[1, 2]) / self.w_variance
         if train_noise:
             inputs += self.noise
             if o.noise_regularize > 0:
