@@ -49,7 +49,7 @@ def test_translate_with_pivotal_tuning_writes_tunings_and_reports_before_after(t
     source, target = load_generator(src), load_generator(tgt)
     shared = shared_blocks(source, target)
     records = json.loads((out / "fidelity.json").read_text())
-    assert records["settings"]["pivotal_tuning"] == {"blocks": ["4px", "8px"], "steps": 5, "lr": 1e-3, "trained_blocks": False}
+    assert records["settings"]["pivotal_tuning"] == {"blocks": ["4px", "8px"], "steps": 5, "lr": 3e-3, "trained_blocks": False}
     for name in ("p0", "p1"):
         entry = records["inputs"][name]
         tuning = load_tuning(out / "latents" / f"{name}.pti", source, shared)
