@@ -25,6 +25,11 @@ EXPECTED = [
     "translate_64_default",
     "pivotal_tune_64",
     "train_iter_64_demo_b8",
+    "convert_pkl_256",
+    "serve_rerender_64",
+    "serve_rerender_256",
+    "serve_reblend_256",
+    "align_1mp",
 ]
 
 
@@ -69,6 +74,8 @@ def test_every_step_builder_runs_on_a_tiny_config(tiny_config):
         bench.translation(tiny_config, 2, dev),
         bench.default_translation(tiny_config, 2, dev),
         bench.pivotal_tuning(tiny_config, 2, 2, dev),
+        bench.serve_rerender(tiny_config, dev),
+        bench.serve_rerender(tiny_config, dev, change="blend"),
     ):
         step()
 
@@ -96,3 +103,29 @@ def test_table_lists_each_workload_with_its_numbers():
     lines = bench.format_table(result).splitlines()
     assert "2 threads" in lines[0] and "median of 5 after 1 warm-up" in lines[0]
     assert lines[2].split() == ["g_fwd_64_b8", "0.2500", "0.2000", "0.3000", "310"]
+
+
+def test_convert_pickle_workload_converts_a_real_pickle(tmp_path):
+    config = bench.ModelConfig(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8}, conv_clamp=256)
+    step = bench.convert_pickle(config, torch.device("cpu"), work=tmp_path)
+    step()
+    converted = bench.load_checkpoint(tmp_path / "converted.pt")
+    assert converted.config.to_dict() == config.to_dict()
+    assert bench.load_checkpoint(tmp_path / "network.pkl").format == "nvlabs-pickle"
+
+
+def test_workload_without_its_extra_is_skipped_with_a_note(tiny_config, monkeypatch, capsys):
+    work = bench.Workload("needs_x", partial(bench.generator_forward, tiny_config, 2), "", missing=lambda: "needs x")
+    monkeypatch.setitem(bench.WORKLOADS, "needs_x", work)
+    assert main(["bench", "--json", "--only", "needs_x", "--repeat", "1", "--warmup", "0"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "needs_x" not in result and result["meta"]["skipped"] == {"needs_x": "needs x"}
+    assert bench.format_table(result).splitlines()[-1].split() == ["needs_x", "skipped:", "needs", "x"]
+
+
+def test_alignment_workload_names_what_it_lacks(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "dlib" else real_find_spec(name, *a))
+    assert bench.alignment_missing() == "needs pip install 'freezeg[align]'"

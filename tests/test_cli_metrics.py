@@ -20,6 +20,7 @@ def workdir(tmp_path, monkeypatch):
     for env in ("FREEZEG_INCEPTION", "FREEZEG_LPIPS_VGG", "FREEZEG_LPIPS_LIN"):
         monkeypatch.delenv(env, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # an empty hub cache
+    monkeypatch.setattr("freezeg.metrics.inception.packaged_network_file", lambda: None)  # as without the [fid] extra
     return tmp_path
 
 
@@ -56,7 +57,8 @@ def test_realism_of_two_folders_gives_swd_and_says_why_no_fid(workdir, capsys):
     assert "pt_inception-2015-12-05-6726825d.pth" in same["notes"][0]
     assert main(["metrics", "realism", "--real", "real", "--fake", "other", "--out", "r.json"]) == 0
     table = capsys.readouterr().out
-    assert "SWD x1e3" in table and "not computed (no Inception weights)" in table and "--inception PATH" in table
+    assert "SWD x1e3" in table and "not computed (no Inception network)" in table and "--inception PATH" in table
+    assert "pip install 'freezeg[fid]'" in table
     other = json.loads((workdir / "r.json").read_text())
     assert other["swd"]["avg"] > same["swd"]["avg"]
     assert main(["metrics", "realism", "--real", "real", "--fake", "other", "--out", "r.json"]) == 2

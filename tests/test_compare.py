@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from freezeg import Generator, load_generator, save_checkpoint
-from freezeg.blend import blend_generators, blend_weights, check_compatible
+from freezeg.blend import blend_blocks, blend_generators, blend_weights, check_compatible
 from freezeg.cli import main
 from freezeg.compare import pair_grid
 from freezeg.networks import ModelConfig
@@ -75,6 +75,20 @@ def test_smooth_blend_weights_and_values(tiny_config):
     assert torch.allclose(out.convs[1].conv.weight, expected, atol=1e-6)
     with pytest.raises(ValueError, match="--swap-at 12"):
         blend_weights([4, 8, 16], 12)
+
+
+def test_blend_blocks_lerps_each_block_by_its_own_share(tiny_config):
+    torch.manual_seed(0)
+    src, tgt = Generator(tiny_config), Generator(tiny_config)
+    out = blend_blocks(src, tgt, {4: 0.0, 8: 0.25, 16: 1.0})
+    assert torch.equal(out.conv1.conv.weight, src.conv1.conv.weight)  # 4px: source
+    expected = torch.lerp(src.convs[1].conv.weight, tgt.convs[1].conv.weight, 0.25)
+    assert torch.allclose(out.convs[1].conv.weight, expected, atol=1e-7)  # 8px: a quarter target
+    assert torch.equal(out.to_rgbs[1].conv.weight, tgt.to_rgbs[1].conv.weight)  # 16px: target
+    with pytest.raises(ValueError, match=r"need a target share for each block resolution \[4, 8, 16\]"):
+        blend_blocks(src, tgt, {4: 0.0, 8: 1.0})
+    with pytest.raises(ValueError, match="target shares must be in \\[0, 1\\], got 16px 1.5"):
+        blend_blocks(src, tgt, {4: 0.0, 8: 1.0, 16: 1.5})
 
 
 def test_blend_cli_writes_a_loadable_checkpoint(pair_files, tmp_path):

@@ -90,6 +90,12 @@ def test_small_batch_gives_pool3_features(tmp_path):
     assert not torch.allclose(features[0], features[1])
 
 
+@pytest.fixture(autouse=True)
+def without_fid_extra(monkeypatch):
+    """These tests are about pytorch-fid's weights: hide an installed [fid] extra (test_nvlabs_inception covers it)."""
+    monkeypatch.setattr(inception, "packaged_network_file", lambda: None)
+
+
 def test_missing_weights_say_how_to_get_them(monkeypatch, tmp_path):
     monkeypatch.delenv("FREEZEG_INCEPTION", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # an empty hub cache
@@ -100,6 +106,7 @@ def test_missing_weights_say_how_to_get_them(monkeypatch, tmp_path):
     assert "pt_inception-2015-12-05-6726825d.pth" in message
     assert "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" in message
     assert "--inception PATH" in message and "$FREEZEG_INCEPTION" in message
+    assert "pip install 'freezeg[fid]'" in message
 
 
 def test_weights_are_found_through_env_and_hub_cache(monkeypatch, tmp_path):

@@ -8,6 +8,7 @@ import torch
 from conftest import REFERENCE, load_ref
 from freezeg import Discriminator, Generator, ModelConfig
 from freezeg.layers import ModulatedConv2d
+from freezeg.checkpoint import infer_discriminator_config
 from freezeg.networks import stddev_group_size
 
 TOL = 1e-4
@@ -272,3 +273,19 @@ def test_fused_discriminator_layers_equal_their_unfused_steps(ref_d):
         outs.append((y.detach(), gx, block.conv2[1].weight.grad.clone(), block.conv2[2].bias.grad.clone()))
     for a, b in zip(*outs):
         assert (a - b).abs().max() <= 1e-5 * a.abs().max()
+
+
+@pytest.mark.parametrize("group,channels", [(8, 2), (None, 1), (2, 4)])
+def test_minibatch_stddev_groups_and_channels(group, channels):
+    """NVlabs' layer: samples b and b + N/G share a group; F channel slices give F feature maps."""
+    config = ModelConfig(size=8, style_dim=8, n_mlp=1, channels={4: 8, 8: 8}, mbstd_group=group, mbstd_channels=channels)
+    d = Discriminator(config)
+    x = torch.randn(8, 8, 4, 4)
+    g = 8 if group is None else group
+    y = x.reshape(g, -1, channels, 8 // channels, 4, 4)
+    y = (y - y.mean(0)).square().mean(0).add(1e-8).sqrt().mean(dim=[2, 3, 4])  # [N/G, F]
+    expected = y.reshape(-1, channels, 1, 1).repeat(g, 1, 4, 4)
+    assert torch.allclose(d.minibatch_stddev(x), expected, atol=1e-6)
+    assert d.final_conv[0].weight.shape[1] == 8 + channels
+    inferred = infer_discriminator_config(d.state_dict())
+    assert inferred.mbstd_channels == channels

@@ -14,6 +14,8 @@ Each workload runs in its own Python subprocess so that its peak memory is its o
 from __future__ import annotations
 
 import atexit
+import importlib.util
+import itertools
 import json
 import platform
 import shutil
@@ -28,10 +30,15 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from .app.studio import RenderSettings, Studio
+from .checkpoint import load_checkpoint
+from .convert import convert
 from .freeze import FreezeSpec, apply_generator_freeze, trainable_parameters
 from .data.synthetic import write_domain
 from .distances import make_distance
@@ -39,10 +46,13 @@ from .networks import Discriminator, Generator, ModelConfig
 from .inversion.pivotal import PivotalTuner, SharedBlocks, TuningOptions
 from .inversion.recipes import make_projector
 from .inversion.staged import StagedOptions
+from .nvlabs.exporter import nvlabs_state_dicts
+from .nvlabs.writer import snapshot, write_network_pickle
 from .project import Latent, ProjectionOptions, Projector, latent_stats
 from .train.loop import Trainer
 from .train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from .train.options import TrainOptions
+from .translate import Inversion
 
 DEFAULT_THREADS = 2
 DEFAULT_REPEAT = 5
@@ -67,16 +77,19 @@ class Workload:
     name: str
     setup: Callable[[torch.device], Step]
     description: str
+    missing: Callable[[], str | None] | None = None  # why it cannot run here (an optional extra), or None
 
 
 WORKLOADS: dict[str, Workload] = {}
 
 
-def register(name: str, description: str, setup: Callable[[torch.device], Step]) -> Workload:
-    """Add a workload (names are compared across implementations: never rename one)."""
+def register(name: str, description: str, setup: Callable[[torch.device], Step],
+             missing: Callable[[], str | None] | None = None) -> Workload:
+    """Add a workload (names are compared across implementations: never rename one). `missing`
+    says what an optional workload lacks on this machine; then it is skipped with that note."""
     if name in WORKLOADS:
         raise ValueError(f"workload {name!r} is registered twice")
-    WORKLOADS[name] = Workload(name, setup, description)
+    WORKLOADS[name] = Workload(name, setup, description, missing)
     return WORKLOADS[name]
 
 
@@ -263,6 +276,81 @@ def training_iteration(config: ModelConfig, batch: int, device: torch.device, wo
     return trainer.iteration
 
 
+def convert_pickle(config: ModelConfig, device: torch.device, work: Path | None = None) -> Step:
+    """`freezeg convert NETWORK.pkl --out F.pt`: restricted unpickling, mapping onto our networks
+    (built and loaded, so a broken file fails here), saving our checkpoint. The pickle holds G,
+    G_ema and D with random weights in stylegan2-ada-pytorch's record layout, written once by
+    freezeg's writer. CPU work whatever the device."""
+    if work is None:
+        work = Path(tempfile.mkdtemp(prefix="freezeg-bench-"))
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
+    g, d = _models(config, torch.device("cpu"))
+    parts = {"g_ema": g.state_dict(), "g": g.state_dict(), "d": d.state_dict(), "latent_avg": torch.randn(config.style_dim)}
+    pkl = write_network_pickle(work / "network.pkl", snapshot(config, nvlabs_state_dicts(config, parts), num_fp16_res=4))
+    del g, d, parts
+
+    def step():
+        convert(load_checkpoint(pkl), work / "converted.pt")
+
+    return step
+
+def serve_rerender(config: ModelConfig, device: torch.device, change: str = "style") -> Step:
+    """One render-control change in `freezeg serve`: Studio.rerender of a session's latent (source
+    reconstruction + target translation, the download PNGs written), no projection. `change`:
+    "style" moves the style-strength slider; "blend" moves a layer-blend slider to a value not seen
+    before, so the blended generator is built afresh each step (the slow case)."""
+    work = Path(tempfile.mkdtemp(prefix="freezeg-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # the workload runs in its own process
+    source, _ = _models(config, device, with_d=False)
+    studio = Studio(source, {"target": Generator(config).to(device)}, Inversion(PixelMSE()), work_dir=work)
+    session = studio.use_seed(studio.new_session(), 0)
+    blocks = len(config.resolutions)
+    moves = itertools.count()
+
+    def step():
+        k = next(moves)
+        if change == "blend":
+            settings = RenderSettings("target", blend=(1.0,) * (blocks - 1) + (1.0 - (k % 1000 + 1) / 1001,))
+        else:
+            settings = RenderSettings("target", style_strength=(k % 10 + 1) / 10, style_seed=1)
+        studio.rerender(session, settings)
+
+    return step
+
+
+ASTRONAUT = ("scikit-image", "skimage/data/astronaut.png")  # a real photo with one face, inside a pip wheel
+
+
+def alignment_missing() -> str | None:
+    """What `align_1mp` lacks here: the [align] extra, or scikit-image's photo."""
+    from .align.dlib_detector import EXTRA, LANDMARK_MODEL, MODELS
+    from .packaged import package_file
+
+    if importlib.util.find_spec("dlib") is None or package_file(MODELS, LANDMARK_MODEL) is None:
+        return f"needs {EXTRA}"
+    if package_file(*ASTRONAUT) is None:
+        return "needs scikit-image (pip install scikit-image): its astronaut photo is the test image"
+    return None
+
+
+def face_alignment(side: int, crop: int, device: torch.device) -> Step:
+    """Detect, landmark and FFHQ-align the face of a side x side photo: scikit-image's astronaut
+    (512 px) enlarged with Lanczos, into a crop x crop aligned face (freezeg.align.find_faces)."""
+    from .align import find_faces, make_detector
+    from .data.images import read_image
+    from .packaged import package_file
+
+    photo = np.asarray(Image.fromarray(read_image(package_file(*ASTRONAUT))).resize((side, side), Image.LANCZOS))
+    detector = make_detector()
+
+    def step():
+        found = find_faces(photo, "astronaut", crop, detector)
+        if len(found.align(photo)) != 1:
+            raise RuntimeError("align_1mp: expected to find the astronaut's face")
+
+    return step
+
+
 # ---------------------------------------------------------------------------- the registry
 # Each setup is called with the device only.
 register("g_fwd_256_b1", "G 256px forward, batch 1, no grad", partial(generator_forward, config_256(), 1))
@@ -290,6 +378,16 @@ register("pivotal_tune_64", "pivotal tuning of one 64px image (demo-size model):
          partial(pivotal_tuning, config_demo_64(), 100, 3))
 register("train_iter_64_demo_b8", "one freezeg train iteration, demo-size 64px model, batch 8",
          partial(training_iteration, config_demo_64(), 8))
+register("convert_pkl_256", "freezeg convert of an NVlabs 256px config-F pickle (G, G_ema, D; conv_clamp 256): read, map, save",
+         partial(convert_pickle, ModelConfig(size=256, style_dim=512, n_mlp=8, channel_multiplier=2, conv_clamp=256)))
+register("serve_rerender_64", "freezeg serve: one style-slider change re-rendered, demo-size 64px model",
+         partial(serve_rerender, config_demo_64()))
+register("serve_rerender_256", "freezeg serve: one style-slider change re-rendered, 256px config F",
+         partial(serve_rerender, config_256()))
+register("serve_reblend_256", "freezeg serve: one layer-blend slider change (new blended G + render), 256px",
+         partial(serve_rerender, config_256(), change="blend"))
+register("align_1mp", "find, landmark and FFHQ-align the face of a 1024x1024 photo into 256px (dlib, CPU)",
+         partial(face_alignment, 1024, 256), missing=alignment_missing)
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -384,6 +482,9 @@ def run_benchmarks(
     result: dict = {}
     memory: dict = {}
     spread: dict = {}
+    skipped = {n: WORKLOADS[n].missing() for n in names if WORKLOADS[n].missing is not None}
+    skipped = {n: why for n, why in skipped.items() if why}
+    names = [n for n in names if n not in skipped]
     for name in tqdm(names, desc="bench", unit="workload", disable=None):
         r = run_isolated(name, device, threads, repeat, warmup)
         result[name] = statistics.median(r["times"])
@@ -400,6 +501,7 @@ def run_benchmarks(
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "min_max_seconds": spread,
         "memory_method": MEMORY_METHOD["cuda" if device.type == "cuda" else "cpu"],
+        "skipped": skipped,
     }
     return result
 
@@ -418,6 +520,8 @@ def format_table(result: dict) -> str:
         mem = result["peak_memory_mb"][name]
         mem_text = "-" if mem is None else f"{mem:.0f}"
         lines.append(f"{name:<30}{result[name]:>10.4f}{lo:>9.4f}{hi:>9.4f}{mem_text:>10}")
+    for name, why in meta.get("skipped", {}).items():
+        lines.append(f"{name:<30}skipped: {why}")
     return "\n".join(lines)
 
 

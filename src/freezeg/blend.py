@@ -45,17 +45,29 @@ def blend_weights(resolutions: list[int], swap_at: int, width: float = 0.0) -> d
 
 @torch.no_grad()
 def blend_generators(source: Generator, target: Generator, swap_at: int, width: float = 0.0) -> Generator:
-    """A new generator: blocks below `swap_at` from `source`, from `swap_at` on from `target`.
+    """A new generator: blocks below `swap_at` from `source`, from `swap_at` on from `target`
+    (or a sigmoid mix of the two, `width` octaves wide; see blend_weights)."""
+    return blend_blocks(source, target, blend_weights(source.config.resolutions, swap_at, width))
+
+
+@torch.no_grad()
+def blend_blocks(source: Generator, target: Generator, shares: dict[int, float]) -> Generator:
+    """A new generator whose block at each resolution r is lerp(source, target, shares[r]).
 
     The mapping network and the average w come from the source, so latents projected with the
     source generator stay valid. Stored noise maps are taken whole from the model with the larger
     share (averaging two noise maps would shrink their variance).
     """
     check_compatible(source, target)
-    alphas = blend_weights(source.config.resolutions, swap_at, width)
+    resolutions = source.config.resolutions
+    if sorted(shares) != resolutions:
+        raise ValueError(f"need a target share for each block resolution {resolutions}, got {sorted(shares)}")
+    bad = [f"{r}px {a}" for r, a in shares.items() if not 0.0 <= a <= 1.0]
+    if bad:
+        raise ValueError(f"target shares must be in [0, 1], got {', '.join(bad)}")
     out = copy.deepcopy(source)
     for b_out, b_tgt in zip(out.blocks(), target.blocks()):
-        a = alphas[b_out.resolution]
+        a = shares[b_out.resolution]
         for m_out, m_tgt in zip(b_out.modules(), b_tgt.modules()):
             for p_out, p_tgt in zip(m_out.parameters(), m_tgt.parameters()):
                 p_out.lerp_(p_tgt, a)

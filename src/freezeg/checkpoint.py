@@ -2,16 +2,19 @@
 
 Reads rosinality's train format {g, d, g_ema, g_optim, d_optim, args, ada_aug_p}, its
 convert_weight.py format {g_ema, latent_avg, [g, d]}, bare generator/discriminator state
-dicts and freezeg's own files. Writes rosinality's top-level keys (so its generate.py and
-train.py load our files) plus a `freezeg` metadata dict of plain Python values.
+dicts, freezeg's own files and NVlabs network pickles (stylegan2-ada-pytorch, the stylegan3
+repository's StyleGAN2; see freezeg.nvlabs). Writes rosinality's top-level keys (so its
+generate.py and train.py load our files) plus a `freezeg` metadata dict of plain Python values.
 
-Every load uses `torch.load(weights_only=True)` with only `argparse.Namespace` allowed
-beyond tensors and containers; a file that needs anything else is refused.
+Every torch file is loaded with `torch.load(weights_only=True)` with only `argparse.Namespace`
+allowed beyond tensors and containers; NVlabs pickles go through a restricted unpickler that
+runs none of their code. A file that needs anything else is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import pickle
@@ -28,7 +31,10 @@ import torch
 from torch import nn
 
 from .files import atomic_path
+from .nvlabs.importer import NVLABS_STATE_DICTS, NVlabsPickleError, import_state_dicts, read_network_pickle
 from .networks import Discriminator, Generator, ModelConfig, default_channels
+from .ops import fir_taps
+from .run_layout import periodic_checkpoints
 
 log = logging.getLogger("freezeg")
 
@@ -46,7 +52,7 @@ class Checkpoint:
     """The parts of a loaded checkpoint file and what they tell about the model."""
 
     path: str  # where it came from ("<state dict>" for in-memory input)
-    format: str  # rosinality-train | rosinality-convert | freezeg | generator-state-dict | discriminator-state-dict
+    format: str  # rosinality-train | rosinality-convert | freezeg | generator-state-dict | discriminator-state-dict | nvlabs-pickle | nvlabs-state-dicts
     parts: dict[str, Any]  # top-level entries as loaded (state dicts, optimizer states, ...)
     config: ModelConfig | None  # inferred from tensor shapes
     meta: dict[str, Any] = field(default_factory=dict)  # the `freezeg` dict of our own files
@@ -67,12 +73,38 @@ class Checkpoint:
 
 
 # --------------------------------------------------------------------------- loading
-def _torch_load(path: Path) -> Any:
-    """torch.load with weights_only and one clear error per failure mode."""
+# torch.save's pre-1.6 (non-zip) format starts with this pickled magic number.
+_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+_SNIFF_BYTES = 1 << 16  # NVlabs' first persistence record starts within the first few hundred bytes
+
+
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise CheckpointError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file")
+
+
+def is_network_pickle(path: str | os.PathLike) -> bool:
+    """Whether `path` goes to the NVlabs pickle reader rather than torch.load.
+
+    A plain pickle (not torch.save's zip archive, nor its pre-1.6 format) that is named .pkl
+    or whose first records are NVlabs persistence records, so a renamed network pickle still
+    reads; other plain pickles go to torch.load, which refuses them as before.
+    """
+    path = Path(path)
+    if not path.is_file() or zipfile.is_zipfile(path):
+        return False
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    if head[:1] != b"\x80" or head.startswith(_LEGACY_TORCH_MAGIC):
+        return False
+    return path.suffix.lower() == ".pkl" or b"torch_utils.persistence" in head
+
+
+def _torch_load(path: Path) -> Any:
+    """torch.load with weights_only and one clear error per failure mode."""
+    _check_file(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # pickle-protocol chatter from non-checkpoints
@@ -105,7 +137,7 @@ def _looks_like_discriminator(sd: Mapping) -> bool:
     return "final_linear.0.weight" in sd and "convs.0.0.weight" in sd
 
 
-def infer_generator_config(sd: Mapping[str, torch.Tensor], lr_mlp: float = 0.01) -> ModelConfig:
+def infer_generator_config(sd: Mapping[str, torch.Tensor]) -> ModelConfig:
     """Size, style dim, n_mlp, channel table and blur kernel of a generator state dict."""
     n_mlp = sum(1 for k in sd if re.fullmatch(r"style\.\d+\.weight", k))
     style_dim = sd["style.1.weight"].shape[1]
@@ -114,19 +146,20 @@ def infer_generator_config(sd: Mapping[str, torch.Tensor], lr_mlp: float = 0.01)
     channels = {4: sd["input.input"].shape[1]}
     for k in range(n_rgb):
         channels[2 ** (k + 3)] = sd[f"convs.{2 * k}.conv.weight"].shape[1]
-    blur = _blur_taps(sd.get("convs.0.conv.blur.kernel"))
-    return _config_from_table(size, channels, style_dim=style_dim, n_mlp=n_mlp, blur_kernel=blur, lr_mlp=lr_mlp)
+    blur = fir_taps(sd.get("convs.0.conv.blur.kernel"))
+    return _config_from_table(size, channels, style_dim=style_dim, n_mlp=n_mlp, blur_kernel=blur)
 
 
 def infer_discriminator_config(sd: Mapping[str, torch.Tensor]) -> ModelConfig:
-    """Size and channel table of a discriminator state dict."""
+    """Size, channel table and minibatch-stddev channels of a discriminator state dict."""
     n_blocks = sum(1 for k in sd if re.fullmatch(r"convs\.\d+\.conv1\.0\.weight", k))
     size = 2 ** (n_blocks + 2)
     channels = {size: sd["convs.0.0.weight"].shape[0]}
     for j in range(1, n_blocks + 1):
         channels[size >> j] = sd[f"convs.{j}.conv2.1.weight"].shape[0]
-    blur = _blur_taps(sd.get("convs.1.conv2.0.kernel"))
-    return _config_from_table(size, channels, blur_kernel=blur)
+    blur = fir_taps(sd.get("convs.1.conv2.0.kernel"))
+    final = sd["final_conv.0.weight"]  # [C, C + stddev channels, 3, 3]
+    return _config_from_table(size, channels, blur_kernel=blur, mbstd_channels=final.shape[1] - final.shape[0])
 
 
 def _config_from_table(size: int, channels: dict[int, int], **kw) -> ModelConfig:
@@ -135,18 +168,6 @@ def _config_from_table(size: int, channels: dict[int, int], **kw) -> ModelConfig
         if all(default[r] == c for r, c in channels.items()):
             return ModelConfig(size=size, channel_multiplier=cm, **kw)
     return ModelConfig(size=size, channels=channels, **kw)
-
-
-def _blur_taps(kernel: torch.Tensor | None) -> tuple:
-    """Recover the 1-D FIR taps from a stored 2-D kernel (outer product, any gain)."""
-    if kernel is None:
-        return (1, 3, 3, 1)
-    taps = kernel.double().sum(1)
-    taps = taps / taps.min()
-    rounded = taps.round()
-    if torch.allclose(taps, rounded, atol=1e-4):
-        taps = rounded
-    return tuple(int(t) if float(t).is_integer() else float(t) for t in taps.tolist())
 
 
 def _identify(obj: Any, path: str) -> tuple[str, dict]:
@@ -176,11 +197,7 @@ def _identify(obj: Any, path: str) -> tuple[str, dict]:
 
 def newest_in_run(folder: Path) -> Path:
     """The newest periodic checkpoint of a training run folder (runs/NAME)."""
-    from .train.run import (
-        RunFolder,  # the run layout belongs to training; imported late to avoid a cycle
-    )
-
-    found = RunFolder(folder).periodic_checkpoints()
+    found = periodic_checkpoints(folder)
     if not found:
         raise CheckpointError(f"{folder}: is a folder without checkpoints (give a .pt file or a training run folder)")
     return found[-1][1]
@@ -198,6 +215,9 @@ def load_checkpoint(path_or_state: str | os.PathLike | Mapping) -> Checkpoint:
         path = Path(path_or_state)
         if path.is_dir():
             path = newest_in_run(path)
+        _check_file(path)
+        if is_network_pickle(path):
+            return _load_network_pickle(path)
         where = str(path)
         obj = _torch_load(path)
     fmt, parts = _identify(obj, where)
@@ -213,7 +233,35 @@ def load_checkpoint(path_or_state: str | os.PathLike | Mapping) -> Checkpoint:
             config = infer_discriminator_config(parts["d"])
     except (KeyError, IndexError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{where}: tensor shapes do not describe a StyleGAN2 model ({type(e).__name__}: {e})") from None
+    if meta.get("format") == NVLABS_STATE_DICTS and config is not None:  # our `convert --to nvlabs` output
+        try:
+            parts = import_state_dicts(config, parts, where)
+        except NVlabsPickleError as e:
+            raise CheckpointError(str(e)) from None
+        fmt = NVLABS_STATE_DICTS
     return Checkpoint(path=where, format=fmt, parts=parts, config=config, meta=meta)
+
+
+def _load_network_pickle(path: Path) -> Checkpoint:
+    """An NVlabs pickle as a Checkpoint: rosinality-layout parts, the config it carries."""
+    try:
+        imported = read_network_pickle(path)
+    except NVlabsPickleError as e:
+        raise CheckpointError(str(e)) from None
+    meta = {"config": imported.config.to_dict(), "source": imported.source}
+    return Checkpoint(path=str(path), format="nvlabs-pickle", parts=imported.parts, config=imported.config, meta=meta)
+
+
+# Settings that tensor shapes do not show; a checkpoint's config carries them to its networks.
+CARRIED_SETTINGS = ("lr_mlp", "conv_clamp", "mbstd_group", "mbstd_channels")
+
+
+def _with_settings(shape_config: ModelConfig, ckpt: Checkpoint, inferred: tuple[str, ...] = ()) -> ModelConfig:
+    """`shape_config` (inferred from tensors) with the checkpoint's settings, except `inferred`."""
+    if ckpt.config is None:
+        return shape_config
+    carried = {k: getattr(ckpt.config, k) for k in CARRIED_SETTINGS if k not in inferred}
+    return dataclasses.replace(shape_config, **carried)
 
 
 def _load_into(module: nn.Module, sd: Mapping, where: str, part: str) -> None:
@@ -235,18 +283,31 @@ def _load_into(module: nn.Module, sd: Mapping, where: str, part: str) -> None:
         raise CheckpointError(f"{where}: part {part!r} does not fit the model: {'; '.join(problems)}")
     if absent_noise:
         log.info("%s: part %r has no stored noise maps; using fresh random ones", where, part)
+        with torch.no_grad():
+            for key in absent_noise:
+                module.get_buffer(key).normal_()
     module.load_state_dict(dict(sd), strict=not absent_noise)
+
+
+def _build(cls, config: ModelConfig, sd: Mapping, where: str, part: str):
+    """`cls(config)` holding the tensors of `sd` (copied). The module is laid out on the meta
+    device and allocated uninitialised: drawing random weights only to overwrite them took
+    longer than loading a 256 px model."""
+    with torch.device("meta"):
+        module = cls(config)
+    module = module.to_empty(device="cpu")
+    _load_into(module, sd, where, part)
+    return module
 
 
 def build_generator(ckpt: Checkpoint, key: str = "g_ema") -> Generator:
     """A Generator with the weights of part `key` (falls back to g_ema, then g)."""
     key = ckpt.generator_key(key)
     try:
-        config = infer_generator_config(ckpt.parts[key], lr_mlp=ckpt.config.lr_mlp if ckpt.config else 0.01)
+        config = _with_settings(infer_generator_config(ckpt.parts[key]), ckpt)
     except (KeyError, IndexError, ValueError) as e:
         raise CheckpointError(f"{ckpt.path}: part {key!r} is not a StyleGAN2 generator ({type(e).__name__}: {e})") from None
-    g = Generator(config)
-    _load_into(g, ckpt.parts[key], ckpt.path, key)
+    g = _build(Generator, config, ckpt.parts[key], ckpt.path, key)
     latent_avg = ckpt.parts.get("latent_avg")
     if torch.is_tensor(latent_avg) and latent_avg.numel() == config.style_dim:
         g.w_avg = latent_avg.reshape(1, -1).float().clone()
@@ -258,11 +319,10 @@ def build_discriminator(ckpt: Checkpoint, key: str = "d") -> Discriminator:
     if not ckpt.has(key):
         raise CheckpointError(f"{ckpt.path}: holds no discriminator {key!r} (parts: {', '.join(ckpt.parts) or 'none'})")
     try:
-        config = infer_discriminator_config(ckpt.parts[key])
+        config = _with_settings(infer_discriminator_config(ckpt.parts[key]), ckpt, inferred=("mbstd_channels",))
     except (KeyError, IndexError, ValueError) as e:
         raise CheckpointError(f"{ckpt.path}: part {key!r} is not a StyleGAN2 discriminator ({type(e).__name__}: {e})") from None
-    d = Discriminator(config)
-    _load_into(d, ckpt.parts[key], ckpt.path, key)
+    d = _build(Discriminator, config, ckpt.parts[key], ckpt.path, key)
     return d
 
 

@@ -266,31 +266,43 @@ class StyledConv(nn.Module):
         style_dim: int,
         upsample: bool = False,
         blur_kernel: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,  # clamp the activated output to +-X (NVlabs' conv_clamp)
     ):
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, out_channels, 3, style_dim, upsample=upsample, blur_kernel=blur_kernel)
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_channels)
+        self.conv_clamp = conv_clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
         # = activate(noise(conv(x, w), noise)), with demodulation, noise, bias and activation
         # fused into one epilogue (see demod_noise_bias_act).
         out, demod = self.conv.modulate(x, w)
-        return demod_noise_bias_act(out, demod, noise, self.noise.weight, self.activate.bias)
+        return demod_noise_bias_act(out, demod, noise, self.noise.weight, self.activate.bias, clamp=self.conv_clamp)
 
 
 class ToRGB(nn.Module):
     """1x1 modulated conv to RGB (no demodulation), added to the upsampled previous RGB."""
 
-    def __init__(self, in_channels: int, style_dim: int, upsample: bool = True, blur_kernel=(1, 3, 3, 1)):
+    def __init__(
+        self,
+        in_channels: int,
+        style_dim: int,
+        upsample: bool = True,
+        blur_kernel=(1, 3, 3, 1),
+        conv_clamp: float | None = None,  # clamp this layer's RGB (before the skip sum) to +-X
+    ):
         super().__init__()
         if upsample:
             self.upsample = Upsample(blur_kernel)
         self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.conv_clamp = conv_clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         out = self.conv(x, w) + self.bias
+        if self.conv_clamp is not None:
+            out = out.clamp(-self.conv_clamp, self.conv_clamp)
         if skip is not None:
             out = out + self.upsample(skip)
         return out
@@ -308,6 +320,7 @@ class ConvLayer(nn.Sequential):
         blur_kernel: Sequence[float] = (1, 3, 3, 1),
         bias: bool = True,
         activate: bool = True,
+        conv_clamp: float | None = None,  # clamp the (activated) output to +-X (NVlabs' conv_clamp)
     ):
         layers: list[nn.Module] = []
         if downsample:
@@ -324,6 +337,7 @@ class ConvLayer(nn.Sequential):
         super().__init__(*layers)
         self.downsample = downsample
         self.activate = activate
+        self.conv_clamp = conv_clamp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_scaled(x, 1.0)
@@ -334,6 +348,7 @@ class ConvLayer(nn.Sequential):
         leaky_relu(z) * g == leaky_relu(z * g) for g > 0, so the activation gain and
         `out_scale` scale the (small) weight and bias instead of the output, and the
         activation runs in place on the convolution's output, which autograd does not keep.
+        The clamp scales with `out_scale` (NVlabs clamps at conv_clamp * gain).
         """
         if self.downsample:
             x = self[0](x)
@@ -347,16 +362,27 @@ class ConvLayer(nn.Sequential):
             conv.stride,
             conv.padding,
         )
-        return F.leaky_relu_(out, LEAKY_SLOPE) if self.activate else out
+        if self.activate:
+            out = F.leaky_relu_(out, LEAKY_SLOPE)
+        if self.conv_clamp is not None:
+            limit = self.conv_clamp * out_scale
+            out = out.clamp(-limit, limit)  # not in place: leaky_relu_'s backward reads its output
+        return out
 
 
 class ResBlock(nn.Module):
     """Discriminator residual block: two 3x3 convs (second downsamples) + blurred 1x1 skip."""
 
-    def __init__(self, in_channels: int, out_channels: int, blur_kernel: Sequence[float] = (1, 3, 3, 1)):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,  # on both 3x3 convs; the skip is never clamped (as NVlabs)
+    ):
         super().__init__()
-        self.conv1 = ConvLayer(in_channels, in_channels, 3, blur_kernel=blur_kernel)
-        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel)
+        self.conv1 = ConvLayer(in_channels, in_channels, 3, blur_kernel=blur_kernel, conv_clamp=conv_clamp)
+        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel, conv_clamp=conv_clamp)
         self.skip = ConvLayer(in_channels, out_channels, 1, downsample=True, blur_kernel=blur_kernel, bias=False, activate=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -51,6 +51,10 @@ class ModelConfig:
     channels: dict[int, int] | None = None  # per-resolution overrides of the default table
     blur_kernel: Sequence[float] = (1, 3, 3, 1)  # FIR taps for resampling
     lr_mlp: float = 0.01  # learning-rate multiplier of the mapping network
+    # NVlabs' settings (stylegan2-ada-pytorch / stylegan3 configs); the defaults are rosinality's.
+    conv_clamp: float | None = None  # clamp conv/toRGB activations to +-X after bias and activation (None: off)
+    mbstd_group: int | None = 4  # D minibatch-stddev group size (None: the whole batch)
+    mbstd_channels: int = 1  # D minibatch-stddev feature maps (0: no stddev layer)
 
     def __post_init__(self):
         if not isinstance(self.size, int) or self.size < MIN_SIZE or self.size > MAX_SIZE or self.size & (self.size - 1):
@@ -75,6 +79,14 @@ class ModelConfig:
         self.blur_kernel = tuple(float(t) if float(t) != int(t) else int(t) for t in self.blur_kernel)
         if len(self.blur_kernel) < 2:
             raise ValueError(f"blur kernel needs at least 2 taps, got {self.blur_kernel}")
+        if self.conv_clamp is not None:
+            self.conv_clamp = float(self.conv_clamp)
+            if not self.conv_clamp > 0:
+                raise ValueError(f"conv_clamp must be positive or None, got {self.conv_clamp}")
+        if self.mbstd_group is not None and int(self.mbstd_group) < 1:
+            raise ValueError(f"mbstd_group must be at least 1 or None, got {self.mbstd_group}")
+        if self.mbstd_channels < 0:
+            raise ValueError(f"mbstd_channels must be >= 0, got {self.mbstd_channels}")
 
     @property
     def log_size(self) -> int:
@@ -107,6 +119,9 @@ class ModelConfig:
             "channels": {str(k): v for k, v in self.channel_table().items()},
             "blur_kernel": list(self.blur_kernel),
             "lr_mlp": self.lr_mlp,
+            "conv_clamp": self.conv_clamp,
+            "mbstd_group": self.mbstd_group,
+            "mbstd_channels": self.mbstd_channels,
         }
 
     @classmethod
@@ -162,14 +177,15 @@ class Generator(nn.Module):
         )
 
         self.input = ConstantInput(ch[4])
-        self.conv1 = StyledConv(ch[4], ch[4], d, blur_kernel=blur)
-        self.to_rgb1 = ToRGB(ch[4], d, upsample=False)
+        clamp = config.conv_clamp
+        self.conv1 = StyledConv(ch[4], ch[4], d, blur_kernel=blur, conv_clamp=clamp)
+        self.to_rgb1 = ToRGB(ch[4], d, upsample=False, conv_clamp=clamp)
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         for res in config.resolutions[1:]:
-            self.convs.append(StyledConv(ch[res // 2], ch[res], d, upsample=True, blur_kernel=blur))
-            self.convs.append(StyledConv(ch[res], ch[res], d, blur_kernel=blur))
-            self.to_rgbs.append(ToRGB(ch[res], d, blur_kernel=blur))
+            self.convs.append(StyledConv(ch[res // 2], ch[res], d, upsample=True, blur_kernel=blur, conv_clamp=clamp))
+            self.convs.append(StyledConv(ch[res], ch[res], d, blur_kernel=blur, conv_clamp=clamp))
+            self.to_rgbs.append(ToRGB(ch[res], d, blur_kernel=blur, conv_clamp=clamp))
 
         # Fixed noise maps for noise_mode="const" (saved in checkpoints, as rosinality does).
         self.noises = nn.Module()
@@ -319,14 +335,17 @@ class DiscriminatorBlock:
     name: str
 
 
-def stddev_group_size(batch: int, preferred: int = 4) -> int:
+def stddev_group_size(batch: int, preferred: int | None = 4) -> int:
     """Minibatch-stddev group size for a batch.
 
-    rosinality uses min(batch, 4) and fails when that does not divide the batch. We keep its
-    value wherever it works; otherwise we take the largest divisor of the batch below 4 if it
-    is at least 2 (batch 6 -> 3, 10 -> 2), else the smallest divisor above 4 (5 -> 5, 7 -> 7,
-    25 -> 5), so every group has at least two samples and a real standard deviation.
+    rosinality (and NVlabs) use min(batch, preferred) and fail when that does not divide the
+    batch. We keep its value wherever it works; otherwise we take the largest divisor of the
+    batch below it if that is at least 2 (preferred 4: batch 6 -> 3, 10 -> 2), else the
+    smallest divisor above it (5 -> 5, 7 -> 7, 25 -> 5), so every group has at least two
+    samples and a real standard deviation. `preferred` None means the whole batch (NVlabs).
     """
+    if preferred is None:
+        return batch
     group = min(batch, preferred)
     if batch % group == 0:
         return group
@@ -339,18 +358,22 @@ def stddev_group_size(batch: int, preferred: int = 4) -> int:
 class Discriminator(nn.Module):
     """StyleGAN2 residual discriminator: image [B, 3, size, size] -> logits [B, 1]."""
 
-    def __init__(self, config: ModelConfig, stddev_group: int = 4):
+    def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
         self.size = config.size
         ch = config.channel_table()
         blur = config.blur_kernel
-        layers: list[nn.Module] = [ConvLayer(3, ch[config.size], 1)]  # fromRGB
+        clamp = config.conv_clamp
+        if config.mbstd_channels and ch[4] % config.mbstd_channels:
+            raise ValueError(f"mbstd_channels {config.mbstd_channels} must divide the 4px channel count {ch[4]}")
+        layers: list[nn.Module] = [ConvLayer(3, ch[config.size], 1, conv_clamp=clamp)]  # fromRGB
         for res in reversed(config.resolutions[1:]):
-            layers.append(ResBlock(ch[res], ch[res // 2], blur))
+            layers.append(ResBlock(ch[res], ch[res // 2], blur, conv_clamp=clamp))
         self.convs = nn.Sequential(*layers)
-        self.stddev_group = stddev_group
-        self.final_conv = ConvLayer(ch[4] + 1, ch[4], 3)
+        self.stddev_group = config.mbstd_group
+        self.stddev_channels = config.mbstd_channels
+        self.final_conv = ConvLayer(ch[4] + config.mbstd_channels, ch[4], 3, conv_clamp=clamp)
         self.final_linear = nn.Sequential(EqualLinear(ch[4] * 16, ch[4], activation=True), EqualLinear(ch[4], 1))
 
     def blocks(self) -> list[DiscriminatorBlock]:
@@ -366,12 +389,20 @@ class Discriminator(nn.Module):
         if img.ndim != 4 or img.shape[1:] != (3, self.size, self.size):
             raise ValueError(f"D expects images [batch, 3, {self.size}, {self.size}], got {tuple(img.shape)}")
         x = self.convs(img.contiguous(memory_format=preferred_memory_format(img)))
+        batch = x.shape[0]
+        if self.stddev_channels > 0:
+            x = torch.cat([x, self.minibatch_stddev(x)], dim=1)
+        x = self.final_conv(x)
+        return self.final_linear(x.reshape(batch, -1))
+
+    def minibatch_stddev(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C, H, W] -> [B, F, H, W]: per group of samples, the mean standard deviation of
+        each of F channel slices, broadcast over the group and the pixels."""
         batch, channels, height, width = x.shape
         group = stddev_group_size(batch, self.stddev_group)
-        # Samples b and b + batch/group share a group (rosinality's view order).
-        y = x.reshape(group, -1, 1, channels, height, width)
-        y = torch.sqrt(y.var(dim=0, unbiased=False) + 1e-8)  # [B/g, 1, C, H, W]
-        y = y.mean(dim=[2, 3, 4], keepdim=True).squeeze(2)  # [B/g, 1, 1, 1]
-        y = y.repeat(group, 1, height, width)  # [B, 1, H, W]
-        x = self.final_conv(torch.cat([x, y], dim=1))
-        return self.final_linear(x.reshape(batch, -1))
+        feats = self.stddev_channels
+        # Samples b and b + batch/group share a group (rosinality's and NVlabs' view order).
+        y = x.reshape(group, -1, feats, channels // feats, height, width)
+        y = torch.sqrt(y.var(dim=0, unbiased=False) + 1e-8)  # [B/g, F, C/F, H, W]
+        y = y.mean(dim=[2, 3, 4])  # [B/g, F]
+        return y.reshape(-1, feats, 1, 1).repeat(group, 1, height, width)  # [B, F, H, W]

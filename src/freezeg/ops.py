@@ -28,6 +28,19 @@ def make_kernel(taps: Sequence[float], gain: float = 1.0) -> torch.Tensor:
     return k / k.sum() * gain
 
 
+def fir_taps(kernel: torch.Tensor | None, default: tuple = (1, 3, 3, 1)) -> tuple:
+    """The 1-D taps of a stored 2-D FIR kernel (an outer product, any gain), smallest tap 1;
+    `default` when there is no kernel."""
+    if kernel is None:
+        return default
+    taps = kernel.double().sum(1)
+    taps = taps / taps.min()
+    rounded = taps.round()
+    if torch.allclose(taps, rounded, atol=1e-4):
+        taps = rounded
+    return tuple(int(t) if float(t).is_integer() else float(t) for t in taps.tolist())
+
+
 def _pair(value) -> tuple[int, int]:
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
@@ -220,6 +233,7 @@ def demod_noise_bias_act(
     bias: torch.Tensor | None = None,  # [C]
     negative_slope: float = LEAKY_SLOPE,
     gain: float = LEAKY_GAIN,
+    clamp: float | None = None,  # then clamp to +-clamp (NVlabs' conv_clamp); None: no clamp
 ) -> torch.Tensor:
     """leaky_relu(x * demod + strength * noise + bias) * gain: a synthesis layer's epilogue.
 
@@ -236,4 +250,7 @@ def demod_noise_bias_act(
         y = x * gain if scale is None else x * scale
     if bias is not None:
         y = y.add_(bias.view(1, -1, *([1] * (x.ndim - 2))) * gain)
-    return F.leaky_relu_(y, negative_slope)
+    y = F.leaky_relu_(y, negative_slope)
+    if clamp is not None:
+        y = y.clamp(-clamp, clamp)  # not in place: leaky_relu_'s backward reads its output
+    return y

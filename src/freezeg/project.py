@@ -26,7 +26,7 @@ import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -241,8 +241,13 @@ class Projector:
         self.last_distance = dist.detach()
         return self.last_distance
 
-    def run(self, progress: bool = True, desc: str = "projecting") -> "Projector":
-        """All remaining steps, with a tqdm bar showing the mean distance."""
+    def run(self, progress: bool = True, desc: str = "projecting",
+            callback: Callable[["Projector"], bool | None] | None = None) -> "Projector":
+        """All remaining steps, with a tqdm bar showing the mean distance.
+
+        `callback(self)` is called after every step (a progress bar elsewhere, a web page);
+        when it returns True the run stops there and `result()` gives the latents found so far.
+        """
         remaining = self.options.steps - self.step_index
         with tqdm(total=remaining, desc=desc, disable=None if progress else True, leave=False) as bar:
             for _ in range(remaining):
@@ -250,6 +255,8 @@ class Projector:
                 bar.update(1)
                 if self.step_index % 10 == 0 or self.step_index == self.options.steps:
                     bar.set_postfix(distance=f"{dist.mean().item():.4f}")
+                if callback is not None and callback(self):
+                    break
         return self
 
     @torch.no_grad()

@@ -10,10 +10,10 @@ import argparse
 import logging
 import sys
 
-from . import bench, compare, data, generate, inspect, inversion, metrics, project, train
+from . import bench, compare, convert, data, generate, inspect, inversion, metrics, project, serve, train
 
 # Each module has register(subparsers), which adds its parsers and sets `func`.
-COMMAND_MODULES = [generate, inspect, data, train, compare, project, inversion, metrics, bench]
+COMMAND_MODULES = [generate, inspect, convert, data, train, compare, project, inversion, metrics, serve, bench]
 
 EXIT_USAGE = 2
 

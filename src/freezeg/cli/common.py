@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..devices import DEVICE_CHOICES
-from ..ranges import int_range
+from ..ranges import parse_seeds  # noqa: F401 (the subcommands import it from here)
 
 
 def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -15,22 +15,6 @@ def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     return parser
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'0-15' -> 0..15; '1,5,9' -> [1, 5, 9]; '0-3,10' -> [0, 1, 2, 3, 10]."""
-    seeds: list[int] = []
-    for part in str(text).split(","):
-        bounds = int_range(part)
-        if bounds is None:
-            raise ValueError(f"--seeds: cannot read {part!r} (use e.g. 0-15 or 1,5,9)")
-        a, b = bounds
-        if b < a:
-            raise ValueError(f"--seeds: range {part.strip()!r} ends before it starts")
-        seeds.extend(range(a, b + 1))
-    if not seeds:
-        raise ValueError("--seeds: no seeds given")
-    return seeds
 
 
 def check_output(path: str | Path, overwrite: bool) -> Path:

@@ -100,6 +100,11 @@ def format_description(info: dict) -> str:
             f"lr_mlp {c['lr_mlp']}, blur {c['blur_kernel']}"
         )
         lines.append(f"channels:  {table}")
+        clamp, group = c.get("conv_clamp"), c.get("mbstd_group", 4)
+        lines.append(
+            f"settings:  conv_clamp {'none' if clamp is None else f'{clamp:g}'}, "
+            f"D minibatch-stddev group {'batch' if group is None else group} x {c.get('mbstd_channels', 1)} channels"
+        )
     for k, n in info["params"].items():
         lines.append(f"params:    {k:<6} {n:>12,}")
     for k in ("g_optim", "d_optim"):

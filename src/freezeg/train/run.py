@@ -1,15 +1,9 @@
-"""The run folder: what a training run keeps on disk and how it is found again.
+"""The run folder of a training run: claiming it, its options, checkpoint bookkeeping.
 
-    runs/NAME/
-      run.json                 options of the run (what --resume continues with)
-      checkpoints/step-NNNNNNN.pt   the last K periodic checkpoints (the step is also inside)
-      checkpoints/best.pt      the checkpoint with the best evaluation score, when evaluated
-      samples/step-NNNNNNN.png sample grids (fine-tuning: source row above current row)
-      log.csv                  one row per logged step
-      tensorboard/             TensorBoard scalars
-
-Nothing in an existing run folder is replaced unless the run resumes or --overwrite is given;
---overwrite removes only the entries above, never other files a user put there.
+The layout itself (file names, how periodic checkpoints are found) lives in
+freezeg.run_layout, which checkpoint loading shares. Nothing in an existing run folder is
+replaced unless the run resumes or --overwrite is given; --overwrite removes only the run's
+own entries, never other files a user put there.
 """
 
 from __future__ import annotations
@@ -17,23 +11,24 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 
 from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..files import write_json
+from ..run_layout import (
+    BEST,
+    CHECKPOINTS,
+    LOG_FILE,
+    RUN_ENTRIES,
+    RUN_FILE,
+    SAMPLES,
+    TENSORBOARD,
+    periodic_checkpoints,
+    step_file_name,
+)
 
 log = logging.getLogger("freezeg")
-
-RUN_FILE = "run.json"
-CHECKPOINTS = "checkpoints"
-SAMPLES = "samples"
-LOG_FILE = "log.csv"
-TENSORBOARD = "tensorboard"
-BEST = "best.pt"
-_STEP_FILE = re.compile(r"step-(\d+)\.pt")
-_OURS = (RUN_FILE, CHECKPOINTS, SAMPLES, LOG_FILE, TENSORBOARD)
 
 
 class RunFolder:
@@ -63,14 +58,14 @@ class RunFolder:
         return self.checkpoints / BEST
 
     def checkpoint_path(self, step: int) -> Path:
-        return self.checkpoints / f"step-{step:07d}.pt"
+        return self.checkpoints / step_file_name(step)
 
     def sample_path(self, step: int) -> Path:
-        return self.samples / f"step-{step:07d}.png"
+        return self.samples / step_file_name(step, ".png")
 
     # ------------------------------------------------------------------ starting
     def has_run(self) -> bool:
-        return any((self.path / name).exists() for name in _OURS)
+        return any((self.path / name).exists() for name in RUN_ENTRIES)
 
     def claim(self, resume: bool, overwrite: bool) -> None:
         """Check that a new run may start here (or that there is one to resume); make the folder."""
@@ -85,7 +80,7 @@ class RunFolder:
                 raise FileExistsError(
                     f"{self.path}: already holds a run (pass --resume to continue it or --overwrite to start over)"
                 )
-            for name in _OURS:
+            for name in RUN_ENTRIES:
                 target = self.path / name
                 if target.is_dir():
                     shutil.rmtree(target)
@@ -108,14 +103,7 @@ class RunFolder:
     # ------------------------------------------------------------------ checkpoints
     def periodic_checkpoints(self) -> list[tuple[int, Path]]:
         """(step in the name, path) of the periodic checkpoints, oldest first."""
-        if not self.checkpoints.is_dir():
-            return []
-        found = []
-        for p in self.checkpoints.iterdir():
-            m = _STEP_FILE.fullmatch(p.name)
-            if m:
-                found.append((int(m.group(1)), p))
-        return sorted(found)
+        return periodic_checkpoints(self.path)
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """The newest periodic checkpoint that loads (an unreadable one is reported and skipped)."""

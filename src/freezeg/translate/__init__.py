@@ -12,11 +12,13 @@ One module per concern:
     render     latents -> images, panels, flicker
     style      layer mixing (--mix-from, style seeds/images/latents) and mixing grids
     frames     videos, frame by frame with warm starts
+    faces      --align faces (one input per aligned face) and --paste-back
     records    an output folder's layout and fidelity.json (what makes runs resumable)
     summary    summary.html
     run        FolderRun, which ties them together for the CLI
 """
 
+from .faces import ALIGNED, PASTED, PhotoFace, expand_faces, paste_faces
 from .frames import fit_frames, mean_fidelity, project_frames
 from .inputs import LATENT_SUFFIXES, InputItem, Inputs, collect_inputs, fit_to_model, input_kind, read_target
 from .inversion import Inversion, project_style_image
@@ -38,6 +40,7 @@ from .style import StyleMix, layer_index, mix_grid, mix_styles, seed_style
 from .summary import SUMMARY_FILE, write_summary
 
 __all__ = [
+    "ALIGNED", "PASTED", "PhotoFace", "expand_faces", "paste_faces",
     "DEFAULT_POOR_PSNR", "FIDELITY_FILE", "LATENTS", "LATENT_SUFFIXES", "PANELS", "RECONSTRUCTIONS", "RENDER_BATCH",
     "SUMMARY_FILE", "TRANSLATED", "FolderRun", "InputItem", "Inputs", "Inversion", "OutputLayout", "RunRecords",
     "RunReport", "StyleMix", "collect_inputs", "fit_frames", "fit_to_model", "flicker", "input_kind", "layer_index",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from ..data.images import IMAGE_SUFFIXES, fit_square, read_image
 from ..video import VIDEO_SUFFIXES
+
+if TYPE_CHECKING:
+    from .faces import PhotoFace
 
 LATENT_SUFFIXES = (".pt", ".pth")
 TUNING_SUFFIX = ".pti"  # pivotal-tuning files travel with the latent file beside them
@@ -24,6 +27,7 @@ class InputItem:
     name: str  # output file stem, unique within a run
     path: Path
     kind: str  # "image" | "latent" | "video"
+    photo_face: PhotoFace | None = None  # with --align faces: which face of the photo at `path` this is
 
 
 @dataclass

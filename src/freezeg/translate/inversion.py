@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -73,10 +74,13 @@ class Inversion:
         return make_projector(g, targets, self.distance, options, self.ensure_stats(g), init)
 
     def project(self, g: Generator, targets: torch.Tensor, progress: bool = True, desc: str = "projecting",
-                init: Latent | None = None) -> tuple[list[Latent], torch.Tensor]:
-        """Project a batch [B, 3, size, size]; with `init`, warm-start from that latent (video frames)."""
+                init: Latent | None = None,
+                callback: Callable[[Projector], bool | None] | None = None) -> tuple[list[Latent], torch.Tensor]:
+        """Project a batch [B, 3, size, size]; with `init`, warm-start from that latent (video frames).
+
+        `callback` is called after every step (see Projector.run); returning True stops early."""
         proj = self.projector(g, targets, None if init is None else [init] * targets.shape[0])
-        proj.run(progress, desc=desc)
+        proj.run(progress, desc=desc, callback=callback)
         latents, images = proj.result(self.loss)
         for latent in latents:
             latent.meta["recipe"] = self.recipe

@@ -4,6 +4,8 @@
     reconstructions/NAME.png   the source generator's rendering of that latent
     translated/NAME.png        the target generator's rendering (translate only)
     panels/NAME.png            source | reconstruction | translation (translate only)
+    aligned/PHOTO_faceK.png    with --align faces: the FFHQ crop that was projected
+    pasted/PHOTO.jpg           with --paste-back: the photo with its translated faces blended in
     fidelity.json              one record per input (PSNR, SSIM, distance, notes), the run's
                                settings and the skipped inputs
 """
@@ -150,5 +152,6 @@ class RunReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     poor: list[str] = field(default_factory=list)  # names flagged as poor inversions (whole folder)
     summary: Path | None = None
+    pasted: list[Path] = field(default_factory=list)  # photos written with their translated faces pasted back
     mean_psnr: float | None = None  # over every record in the folder
     mean_ssim: float | None = None

@@ -22,6 +22,7 @@ from ..media import from_uint8, save_image
 from ..networks import Generator
 from ..project import Latent, load_latent, save_latent
 from ..video import read_video, write_video
+from .faces import ALIGNED, aligned_crop, paste_faces
 from .frames import fit_frames, mean_fidelity, project_frames
 from .inputs import InputItem, Inputs, read_target
 from .inversion import Inversion
@@ -60,6 +61,7 @@ class FolderRun:
         source_path: str | None = None,  # recorded in latent files and settings
         target_path: str | None = None,
         progress: bool = True,
+        paste: bool = False,  # --paste-back: write pasted/PHOTO for photos whose faces were translated
     ):
         if target is not None:
             check_compatible(source, target)
@@ -67,6 +69,8 @@ class FolderRun:
             raise ValueError("style mixing needs a target generator to render with")
         if tuner is not None and target is None:
             raise ValueError("pivotal tuning needs a target generator that shares blocks with the source")
+        if paste and target is None:
+            raise ValueError("--paste-back needs a translation (freezeg translate)")
         self.tuning = RunTuning(tuner, source_path) if tuner is not None else None
         self.source, self.target, self.style = source, target, style
         self.out_dir = Path(out_dir)
@@ -78,6 +82,8 @@ class FolderRun:
         self.poor_psnr = poor_psnr
         self.source_path, self.target_path = source_path, target_path
         self.progress = progress
+        self.paste = paste
+        self.items: list[InputItem] = []
         self.records = RunRecords(self.out_dir, poor_psnr)
         self.report = RunReport(self.out_dir)
 
@@ -117,6 +123,7 @@ class FolderRun:
     def run(self, inputs: Inputs) -> RunReport:
         """Process every item; returns what was done, skipped and flagged."""
         self.report.skipped = list(inputs.skipped)
+        self.items = list(inputs.items)
         self._check_resumable(inputs.items)
         pending = []
         for item in inputs.items:
@@ -160,11 +167,20 @@ class FolderRun:
         save_latent(path, latent, self.source_path, self.source)
 
     # -- the three kinds of input
+    def _read(self, item: InputItem, photos: dict[Path, np.ndarray]) -> tuple[np.ndarray, str | None]:
+        """An image input at the model's size: a face's aligned crop (also saved to aligned/), or the fitted image."""
+        if item.photo_face is None:
+            return read_target(item.path, self.source.size)
+        crop = aligned_crop(item, self.source.size, photos)
+        save_image(crop, self.layout.path(ALIGNED, item.name))
+        return crop, None
+
     def _image_batch(self, items: list[InputItem]) -> None:
         loaded, pixels, notes = [], [], {}
+        photos: dict[Path, np.ndarray] = {}  # decoded once for all its faces in the batch
         for item in items:
             try:
-                image, note = read_target(item.path, self.source.size)
+                image, note = self._read(item, photos)
             except ImageReadError as e:
                 self._skip(item, str(e).split(": ", 1)[-1])
                 continue
@@ -207,7 +223,9 @@ class FolderRun:
             shown, extra = tuned_record(latent, tunings[i] if tunings else None)
             if extra:
                 outputs["tuning"] = f"{LATENTS}/{item.name}.pti"
-            self._record(item, shown, outputs, note=notes.get(item.name), extra=extra)
+            if item.photo_face is not None:
+                extra["face"] = item.photo_face.record(self.source.size)
+            self._record(item, shown, outputs, note=notes.get(item.name), extra=extra or None)
         self._save_records()
 
     def _latent_batch(self, items: list[InputItem]) -> None:
@@ -233,6 +251,8 @@ class FolderRun:
     def _outputs_of(self, item: InputItem, latent: str, suffix: str = ".png") -> dict[str, str]:
         """The record's relative paths of an item's outputs."""
         outputs = {"latent": latent, "reconstruction": f"{RECONSTRUCTIONS}/{item.name}{suffix}"}
+        if item.photo_face is not None:
+            outputs["aligned"] = f"{ALIGNED}/{item.name}{suffix}"
         if self.target is not None:
             outputs.update({"translation": f"{TRANSLATED}/{item.name}{suffix}", "panel": f"{PANELS}/{item.name}{suffix}"})
         return outputs
@@ -286,6 +306,9 @@ class FolderRun:
 
     def _finish(self) -> None:
         self._save_records()
+        if self.paste:
+            self.report.pasted = paste_faces(self.items, self.out_dir, self.out_dir / TRANSLATED, set(self.report.done),
+                                             overwrite=self.overwrite, progress=self.progress)
         self.report.poor = self.records.poor_names()
         self.report.mean_psnr, self.report.mean_ssim = self.records.mean("psnr"), self.records.mean("ssim")
         if self.target is not None:

@@ -1,0 +1,427 @@
+"""The web app's behaviour without the web: models, one visitor's session, and every callback.
+
+A `Studio` holds what all visitors share (the source generator, the target generators, the
+projection set-up) and answers callbacks that take and return a visitor's `Session`. Nothing
+a visitor uploads or makes is kept on the Studio: it lives in their Session and in their own
+private download folder, so one visitor never sees another's images or latents.
+
+Every callback goes through the same library functions as the CLI: projection
+(translate.Inversion -> project.Projector), rendering and style mixing (translate.render,
+StyleMix, seed_style), layer blending (blend.blend_blocks), pairs and interpolation loops
+(compare), latent files (project.save_latent). A latent is found once; changing a render
+setting only renders it again.
+
+Where face alignment will go: an uploaded photo becomes the model's input in `model_input`
+(today: centre crop and resize); aligning instead, and pasting the translation back into the
+photo in `_view`, changes those two places only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..blend import blend_blocks, check_compatible
+from ..checkpoint import load_generator
+from ..compare import interpolation_frames, pair_grid, seed_ws
+from ..media import from_uint8, save_image
+from ..networks import Generator
+from ..project import Latent, save_latent
+from ..ranges import parse_seeds
+from ..sampling import seed_latent, seed_noise
+from ..translate import DEFAULT_POOR_PSNR, Inversion, StyleMix, fit_to_model, layer_index, panel, render, seed_style
+from ..video import write_video
+from .uploads import DEFAULT_MAX_UPLOAD_MB, Upload, UploadError, read_upload
+
+Progress = Callable[[float, str], None]  # (fraction done, what is happening)
+ShouldStop = Callable[[], bool]
+
+MAX_PAIR_SEEDS = 64
+MAX_FRAMES = 240
+MAX_STEPS = 5000  # projection steps a visitor may ask for
+BLENDS_KEPT = 2  # blended generators cached (each is a copy of the model)
+
+
+def _no_progress(fraction: float, text: str) -> None:
+    pass
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass
+class Session:
+    """One visitor's state (one browser tab). Created per visit, never shared."""
+
+    folder: Path  # private download folder, removed when the session ends
+    name: str = ""  # what the content is called in download names ("photo", "seed-42")
+    origin: str = ""  # how the latent was made: "image" | "latent" | "seed"
+    input: np.ndarray | None = None  # the uploaded image as the model sees it, uint8 [size, size, 3]
+    latent: Latent | None = None  # the content latent
+    note: str | None = None  # what happened to the upload (resized, a latent file without fidelity, ...)
+    stopped: str | None = None  # set when the visitor stopped the projection early
+    style: Latent | None = None  # the projected style image, if one was uploaded
+    style_name: str | None = None
+    latent_file: Path | None = None  # the content latent, saved for download
+    # The last reconstruction and its truncation: style, blend and target changes do not alter it,
+    # so they draw only the translation (filled in by rerender; a new latent starts without one).
+    reconstruction: tuple[float, np.ndarray] | None = field(default=None, repr=False)
+
+
+@dataclass
+class RenderSettings:
+    """Everything that changes a translation without projecting again."""
+
+    target: str  # label of the target generator
+    truncation: float = 1.0  # 1: the latent as is; lower pulls it towards the average w
+    style_strength: float = 0.0  # 0: no style mixing; 1: the style's latents outright
+    mix_from: str = ""  # first resolution taken from the style, e.g. "16px" ("": the middle one)
+    style_source: str = "seed"  # "seed" | "image"
+    style_seed: int = 0
+    blend: tuple[float, ...] = ()  # target share per block from 4px up (empty: the target, unblended)
+
+
+@dataclass
+class View:
+    """What the page shows for a session: input | reconstruction | translation, a report, downloads."""
+
+    input: np.ndarray | None
+    reconstruction: np.ndarray
+    translation: np.ndarray
+    report: str  # Markdown: fidelity numbers, the poor-inversion flag, notes
+    files: list[str] = field(default_factory=list)  # translation PNG, panel PNG, latent file
+
+
+class StopFlags:
+    """Stop requests per session key, set by the Stop button and read by a running projection."""
+
+    def __init__(self):
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def _flag(self, key: str) -> threading.Event:
+        with self._lock:
+            return self._flags.setdefault(key, threading.Event())
+
+    def request(self, key: str) -> None:
+        self._flag(key).set()
+
+    def clear(self, key: str) -> None:
+        self._flag(key).clear()
+
+    def is_set(self, key: str) -> bool:
+        return self._flag(key).is_set()
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._flags.pop(key, None)
+
+
+class Studio:
+    """The shared models and settings of one `freezeg serve`, and the app's callbacks."""
+
+    def __init__(
+        self,
+        source: Generator,  # inverts uploads, maps seeds
+        targets: dict[str, Generator],  # label -> fine-tuned generator (the dropdown)
+        inversion: Inversion,  # how uploads are projected
+        poor_psnr: float = DEFAULT_POOR_PSNR,  # flag reconstructions below this PSNR (dB)
+        max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
+        work_dir: str | Path | None = None,  # parent of the sessions' download folders (default: a temp folder)
+        source_label: str = "source",
+    ):
+        if not targets:
+            raise ValueError("need at least one target generator")
+        for label, g in targets.items():
+            check_compatible(source, g, "source", f"target {label}")
+        self.source = source.eval()
+        self.targets = {label: g.eval() for label, g in targets.items()}
+        self.inversion = inversion
+        self.poor_psnr = poor_psnr
+        self.max_upload_mb = max_upload_mb
+        self.source_label = source_label
+        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="freezeg-serve-"))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.stops = StopFlags()
+        self._blends: OrderedDict[tuple, Generator] = OrderedDict()
+        self._blend_lock = threading.Lock()
+        inversion.ensure_stats(self.source)  # the average w: once, before the first visitor waits for it
+        if self.source.w_avg is None:
+            self.source.w_avg = inversion.stats.mean.to(next(self.source.parameters()).device)
+
+    @classmethod
+    def from_files(cls, source: str, targets: list[str], inversion: Inversion, device: torch.device | str = "cpu",
+                   **options) -> "Studio":
+        """Load the source and target checkpoints (run folders stand for their newest checkpoint)."""
+        if len(set(targets)) != len(targets):
+            raise ValueError("a --target is given twice")
+        src = load_generator(source, device=device)
+        return cls(src, {t: load_generator(t, device=device) for t in targets}, inversion, source_label=source, **options)
+
+    # ------------------------------------------------------------------ what the page offers
+    @property
+    def target_labels(self) -> list[str]:
+        return list(self.targets)
+
+    @property
+    def resolutions(self) -> list[int]:
+        return list(self.source.config.resolutions)
+
+    def mix_choices(self) -> list[str]:
+        """Resolutions a style can take over from, as the page shows them."""
+        return [f"{r}px" for r in self.resolutions]
+
+    def default_mix_from(self) -> str:
+        return self.mix_choices()[len(self.resolutions) // 2]
+
+    # ------------------------------------------------------------------ sessions
+    def new_session(self) -> Session:
+        return Session(folder=Path(tempfile.mkdtemp(prefix="session-", dir=self.work_dir)))
+
+    def end_session(self, session: Session | None) -> None:
+        """Remove a session's files (called when the visitor's tab closes)."""
+        if session is not None:
+            shutil.rmtree(session.folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Remove every session's files (server shutdown)."""
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ inputs
+    def model_input(self, upload: Upload) -> tuple[np.ndarray, str | None]:
+        """An uploaded photo as the source generator's input, and a note when it was changed."""
+        image, note = fit_to_model(upload.image, self.source.size, upload.filename)
+        return np.array(image), note  # a writable copy (torch warns about read-only arrays)
+
+    def receive_upload(self, session: Session, path: str) -> Session:
+        """Check and read a visitor's file: a latent file is ready to render; an image becomes the
+        session's input, waiting for `project` (the page shows it meanwhile)."""
+        upload = read_upload(path, self.source, self.max_upload_mb)
+        if upload.kind == "latent":
+            fid = upload.latent.fidelity
+            note = f"{upload.filename}: a latent file" + ("" if isinstance(fid.get("psnr"), (int, float))
+                                                            else " (no source image to compare with)")
+            return self._with_latent(session, upload.latent, upload.name, "latent", None, note)
+        image, note = self.model_input(upload)
+        return dataclasses.replace(session, input=image, name=upload.name, note=note, origin="image", latent=None,
+                                   stopped=None, latent_file=None, reconstruction=None)
+
+    def open_upload(self, session: Session, path: str, progress: Progress = _no_progress,
+                    should_stop: ShouldStop = _never, steps: int | None = None, space: str | None = None) -> Session:
+        """receive_upload, then project an image (progress reported, stoppable)."""
+        session = self.receive_upload(session, path)
+        if session.latent is not None:
+            return session
+        return self.project(session, progress, should_stop, steps, space)
+
+    def project(self, session: Session, progress: Progress = _no_progress, should_stop: ShouldStop = _never,
+                steps: int | None = None, space: str | None = None) -> Session:
+        """Project the session's input image with the source generator (`steps`, `space`: this visitor's
+        choice instead of the server's)."""
+        if session.input is None:
+            raise UploadError("no image to project: upload one first")
+        latent, stopped = self._invert(session.input, progress, should_stop, "projecting", steps, space)
+        session = self._with_latent(session, latent, session.name, "image", session.input, session.note)
+        return dataclasses.replace(session, stopped=stopped)
+
+    def use_seed(self, session: Session, seed: int) -> Session:
+        """A sample of the source generator as content (its latent and noise maps)."""
+        seed = int(seed)
+        if seed < 0:
+            raise UploadError(f"seed must be 0 or more, got {seed}")
+        latent = seed_style(self.source, seed)  # untruncated: truncation is a render setting
+        return self._with_latent(session, latent, f"seed-{seed}", "seed", None, None)
+
+    def open_style_image(self, session: Session, path: str, progress: Progress = _no_progress,
+                         should_stop: ShouldStop = _never, steps: int | None = None, space: str | None = None) -> Session:
+        """Project an uploaded style image; its later layers' latents can then be mixed in."""
+        upload = read_upload(path, self.source, self.max_upload_mb, kinds=("image",))
+        image, _ = self.model_input(upload)
+        latent, stopped = self._invert(image, progress, should_stop, "projecting the style image", steps, space)
+        return dataclasses.replace(session, style=latent, style_name=upload.filename + (f" ({stopped})" if stopped else ""))
+
+    def inversion_for(self, steps: int | None = None, space: str | None = None) -> Inversion:
+        """The server's projection set-up with one visitor's steps and space (the shared one is never changed)."""
+        changes = {k: v for k, v in (("steps", steps), ("space", space)) if v is not None}
+        if not changes:
+            return self.inversion
+        if changes.get("steps", 1) > MAX_STEPS:
+            raise UploadError(f"Steps: at most {MAX_STEPS} on this page, got {changes['steps']}")
+        options = dataclasses.replace(self.inversion.options, **{k: (int(v) if k == "steps" else v)
+                                                                 for k, v in changes.items()})
+        return dataclasses.replace(self.inversion, options=options)
+
+    def _invert(self, image: np.ndarray, progress: Progress, should_stop: ShouldStop, what: str,
+                steps: int | None = None, space: str | None = None) -> tuple[Latent, str | None]:
+        """One projection; stoppable, progress reported every 1% of the steps."""
+        inversion = self.inversion_for(steps, space)
+        state = {"reported": -1.0}
+
+        def each_step(proj) -> bool:
+            done = proj.step_index / proj.options.steps
+            if done - state["reported"] >= 0.01 or done >= 1:
+                state["reported"] = done
+                progress(done, f"{what}: step {proj.step_index}/{proj.options.steps}, "
+                               f"distance {proj.last_distance.mean().item():.4f}")
+            return should_stop()
+
+        latents, _ = inversion.project(self.source, from_uint8(image), progress=False, callback=each_step)
+        latent = latents[0]
+        steps, planned = latent.meta.get("steps"), inversion.options.steps
+        stopped = f"stopped after {steps} of {planned} steps" if steps is not None and steps < planned else None
+        return latent, stopped
+
+    def _with_latent(self, session: Session, latent: Latent, name: str, origin: str, image: np.ndarray | None,
+                     note: str | None) -> Session:
+        latent_file = session.folder / f"{name}-latent.pt"
+        save_latent(latent_file, latent, self.source_label, self.source)
+        return dataclasses.replace(session, latent=latent, name=name, origin=origin, input=image, note=note,
+                                   stopped=None, latent_file=latent_file, reconstruction=None)
+
+    # ------------------------------------------------------------------ rendering
+    def generator_for(self, settings: RenderSettings) -> Generator:
+        """The target generator, or its per-block blend with the source (made once per setting, kept)."""
+        if settings.target not in self.targets:
+            raise UploadError(f"unknown target model {settings.target!r}; choose one of {', '.join(self.targets)}")
+        target = self.targets[settings.target]
+        shares = tuple(float(a) for a in settings.blend) or (1.0,) * len(self.resolutions)
+        if len(shares) != len(self.resolutions):
+            raise UploadError(f"need a blend share for each of the {len(self.resolutions)} blocks, got {len(shares)}")
+        if all(a == 1.0 for a in shares):
+            return target  # the latents are given, so the target's own mapping never matters
+        key = (settings.target, shares)
+        with self._blend_lock:
+            if key not in self._blends:
+                self._blends[key] = blend_blocks(self.source, target, dict(zip(self.resolutions, shares))).eval()
+                while len(self._blends) > BLENDS_KEPT:
+                    self._blends.popitem(last=False)
+            self._blends.move_to_end(key)
+            return self._blends[key]
+
+    def style_mix(self, session: Session, settings: RenderSettings) -> StyleMix | None:
+        """The layer mixing the settings ask for (None when strength is 0 or no style image exists)."""
+        if settings.style_strength <= 0:
+            return None
+        if not 0 <= settings.style_strength <= 1:
+            raise UploadError(f"style strength must be in [0, 1], got {settings.style_strength}")
+        mix_from = layer_index(settings.mix_from or self.default_mix_from(), self.source)
+        if settings.style_source == "image":
+            if session.style is None:
+                return None
+            ws = self.source.truncate(session.style.ws, settings.truncation)
+            label = f"image {session.style_name}"
+        else:
+            ws = seed_style(self.source, int(settings.style_seed), settings.truncation).ws
+            label = f"seed {int(settings.style_seed)}"
+        return StyleMix(ws[None], mix_from, float(settings.style_strength), label)
+
+    @torch.no_grad()
+    def rerender(self, session: Session, settings: RenderSettings) -> View | None:
+        """Render the session's latent with the settings (no projection); None before there is a latent."""
+        if session is None or session.latent is None:
+            return None
+        latent = session.latent
+        if settings.truncation != 1:
+            latent = dataclasses.replace(latent, ws=self.source.truncate(latent.ws, float(settings.truncation)))
+        style = self.style_mix(session, settings)
+        if session.reconstruction is None or session.reconstruction[0] != settings.truncation:
+            session.reconstruction = (settings.truncation, render(self.source, [latent])[0])
+        reconstruction = session.reconstruction[1]
+        translation = render(self.generator_for(settings), [latent], style)[0]
+        tiles = [reconstruction, translation] if session.input is None else [session.input, reconstruction, translation]
+        files = [
+            save_image(translation, session.folder / f"{session.name}-translation.png"),
+            save_image(panel(tiles), session.folder / f"{session.name}-panel.png"),
+        ]
+        if session.latent_file is not None:
+            files.append(session.latent_file)
+        return View(session.input, reconstruction, translation, self.report(session, settings, style),
+                    [str(f) for f in files])
+
+    def report(self, session: Session, settings: RenderSettings, style: StyleMix | None) -> str:
+        """The text under the images: how good the reconstruction is, and what the translation used."""
+        lines = []
+        fid = session.latent.fidelity
+        psnr, ssim = fid.get("psnr"), fid.get("ssim")
+        if session.origin == "seed":
+            lines.append(f"**{session.name}**: a sample of the source generator (nothing to invert).")
+        elif isinstance(psnr, (int, float)):
+            how = f"{session.latent.space.upper()}, {session.latent.meta.get('steps', '?')} steps"
+            numbers = f"PSNR {psnr:.2f} dB, SSIM {ssim:.3f}" if isinstance(ssim, (int, float)) else f"PSNR {psnr:.2f} dB"
+            if psnr < self.poor_psnr:
+                lines.append(f"**Poor inversion**: {numbers} ({how}), below {self.poor_psnr:g} dB. The source "
+                             "generator cannot reproduce this image well, so the translation is unreliable. "
+                             "Try more steps, W+, or an image closer to what the source generator makes.")
+            else:
+                lines.append(f"**Reconstruction**: {numbers} ({how}); good enough to translate "
+                             f"(flagged below {self.poor_psnr:g} dB).")
+        if session.stopped:
+            lines.append(f"Projection {session.stopped} (Stop was pressed): this is the latent found so far.")
+        if session.note:
+            lines.append(f"Note: {session.note}.")
+        if settings.truncation != 1:
+            lines.append(f"Truncation {settings.truncation:g}: both images use the latent pulled towards the average"
+                         + ("; the numbers above are for the projection itself." if session.origin == "image" else "."))
+        if style is not None:
+            lines.append(f"Style: {style.label}, from {settings.mix_from or self.default_mix_from()} on, "
+                         f"strength {style.strength:g}.")
+        elif settings.style_strength > 0 and settings.style_source == "image":
+            lines.append("Style image: none uploaded yet, so no style is mixed in.")
+        if settings.blend and any(a != 1.0 for a in settings.blend):
+            shares = ", ".join(f"{r}px {a:g}" for r, a in zip(self.resolutions, settings.blend))
+            lines.append(f"Layer blend (target share per block): {shares}.")
+        return "\n\n".join(lines)
+
+    # ------------------------------------------------------------------ pairs and interpolation
+    def pairs(self, session: Session, settings: RenderSettings, seeds: str) -> tuple[np.ndarray, str]:
+        """A grid of seeds through the source (upper rows) and the target (lower rows); PNG saved for download."""
+        chosen = parse_seeds(seeds, "Seeds")
+        if len(chosen) > MAX_PAIR_SEEDS:
+            raise UploadError(f"Seeds: {len(chosen)} seeds; this page draws at most {MAX_PAIR_SEEDS}")
+        grid = pair_grid(self.source, self.generator_for(settings), chosen, truncation=settings.truncation)
+        return grid, str(save_image(grid, session.folder / "pairs.png"))
+
+    @torch.no_grad()
+    def interpolation(self, session: Session, settings: RenderSettings, seeds: str, frames: int, fps: float,
+                      fmt: str = "gif", with_latent: bool = False) -> str:
+        """A looping source | target animation through seeds (and the session's latent first, if asked)."""
+        frames, fps, fmt = int(frames), float(fps), fmt.lower().lstrip(".")
+        if not 2 <= frames <= MAX_FRAMES:
+            raise UploadError(f"Frames: between 2 and {MAX_FRAMES}, got {frames}")
+        if fps <= 0:
+            raise UploadError(f"Frames per second must be positive, got {fps:g}")
+        if fmt not in ("gif", "mp4"):
+            raise UploadError(f"Format: gif or mp4, got {fmt}")
+        chosen = parse_seeds(seeds, "Seeds") if str(seeds).strip() else []
+        if len(chosen) > MAX_PAIR_SEEDS:
+            raise UploadError(f"Seeds: {len(chosen)} seeds; at most {MAX_PAIR_SEEDS}")
+        target = self.generator_for(settings)
+        if with_latent:
+            if session.latent is None:
+                raise UploadError("no image or latent yet: upload one on the Translate tab, or untick "
+                                  "'Start from my image'")
+            if not chosen:
+                raise UploadError("Seeds: give at least one seed to move to from your image")
+            keys = torch.cat([session.latent.ws[None], seed_ws(self.source, chosen).cpu()])  # [K, num_ws, D]
+            keys = self.source.truncate(keys, settings.truncation)
+            maps = [session.latent.noise or [n.cpu() for n in self.source.stored_noise()]]
+            maps += [seed_noise(s, self.source) for s in chosen]
+            key_noise = [torch.cat(layer) for layer in zip(*maps)]
+            video = interpolation_frames(self.source, target, keys, frames, space="w", key_noise=key_noise)
+        else:
+            if len(chosen) < 2:
+                raise UploadError("Seeds: give at least two seeds to move between")
+            keys = torch.cat([seed_latent(s, self.source.style_dim) for s in chosen])
+            video = interpolation_frames(self.source, target, keys, frames, space="z", truncation=settings.truncation)
+        return str(write_video(video, session.folder / f"interpolation.{fmt}", fps=fps))
+
