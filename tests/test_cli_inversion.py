@@ -122,10 +122,10 @@ def test_bench_inversion_reports_every_run(tmp_path, freezeg_pair, photos, capsy
     out = tmp_path / "bench.json"
     assert main(["bench-inversion", "--ckpt", src, "--images", str(photos), "--target", tgt, "--target-images", str(photos),
                  "--truth", str(photos), "--runs", "stylegan2@w+:4,default:4,default+enc:0,default+pt:2", "--pt-steps", "2",
-                 "--encoder", str(enc), "--generated", "2", "--out", str(out), "--device", "cpu"]) == 0
+                 "--encoder", str(enc), "--generated", "2", "--swd-only", "--out", str(out), "--device", "cpu"]) == 0
     table = capsys.readouterr().out
     for row in ("stylegan2@w+:4", "default:4", "default+enc:0", "default+pt:2", "  before tuning", "target samples",
-                "inputs, untranslated", "ground truth", "generated images (2 at 16px)", "SWD x1e3"):
+                "inputs, untranslated", "ground truth", "generated images (2 at 16px)", "SWD x1e3", "struct"):
         assert row in table, row
     result = json.loads(out.read_text())
     run = result["runs"]["default+pt:2"]["real"]

@@ -85,7 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--loss", choices=list(DISTANCES), default="default", help="projection distance (default: default)")
     b.add_argument("--lpips-vgg", metavar="PATH", help="LPIPS VGG16 weights (LPIPS column; else looked for, else left out)")
     b.add_argument("--lpips-lin", metavar="PATH", help="LPIPS linear-layer weights")
-    b.add_argument("--inception", metavar="PATH", help="FID Inception weights (KID; else looked for, else SWD only)")
+    b.add_argument("--inception", metavar="PATH", help="FID Inception network (KID; default: the [fid] extra's, else SWD only)")
+    b.add_argument("--swd-only", action="store_true", help="skip KID even when the Inception network is available")
     b.add_argument("--threads", type=int, help="torch CPU threads")
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     b.add_argument("--out", metavar="FILE.json", help="also write the result to this JSON file")
@@ -155,9 +156,10 @@ def run_bench_inversion(args: argparse.Namespace) -> int:
         if args.target_images:
             ds = open_dataset(args.target_images, source.size)
             target_images = ds.batch(np.arange(min(len(ds), args.n_target)))
-        setup.inception, missing = inception_if_available(args.inception, device)
-        if missing:
-            notes.append(f"KID left out (SWD instead): {missing}")
+        if not args.swd_only:
+            setup.inception, missing = inception_if_available(args.inception, device)
+            if missing:
+                notes.append(f"KID left out (SWD instead): {missing}")
         if args.truth:
             truth = _truth(args.truth, names, source.size)
     elif any(r.pivotal for r in runs):

@@ -267,9 +267,13 @@ def _num(value: Any, fmt: str) -> str:
 def format_harness(result: dict[str, Any]) -> str:
     """The harness result as a plain-text table per image set, references last."""
     lines = []
-    realism_name = "KID x1e3" if any((r.get("real", {}).get("translation") or {}).get("kid_x1e3") is not None
-                                     for r in result["runs"].values()) else "SWD x1e3"
-    key = "kid_x1e3" if realism_name.startswith("KID") else "swd"
+    has_kid = any(ref.get("kid_x1e3") is not None for ref in result["references"].values())
+
+    def realism_cells(t: dict) -> str:
+        kid = f"{_num(t.get('kid_x1e3'), '.2f'):>9}" if has_kid else ""
+        return (f"{kid}{_num(t.get('swd'), '.2f'):>9}{_num(t.get('structure_vs_input'), '.3f'):>8}"
+                f"{_num(t.get('structure_vs_truth'), '.3f'):>9}")
+
     width = max([24, *(len(name) + 2 for name in result["runs"])])
     for set_name in ("real", "generated"):
         rows = [(name, entry[set_name]) for name, entry in result["runs"].items() if set_name in entry]
@@ -279,7 +283,7 @@ def format_harness(result: dict[str, Any]) -> str:
         lines.append(f"{set_name} images ({count} at {result['size']}px)")
         head = f"{'run':<{width}}{'s/img':>7}{'PSNR':>7}{'min':>7}{'<20dB':>6}{'SSIM':>7}{'LPIPS':>7}"
         if set_name == "real" and result["references"]:
-            head += f"{realism_name:>10}{'struct':>8}{'vs truth':>9}"
+            head += (f"{'KID x1e3':>9}" if has_kid else "") + f"{'SWD x1e3':>9}{'struct':>8}{'vs truth':>9}"
         lines.append(head)
         for name, row in rows:
             r = row["reconstruction"]
@@ -288,7 +292,7 @@ def format_harness(result: dict[str, Any]) -> str:
                     f"{r['ssim']:>7.3f}{_num(r['lpips'], '.3f'):>7}")
             t = row.get("translation")
             if t:
-                line += f"{_num(t.get(key), '.2f'):>10}{_num(t['structure_vs_input'], '.3f'):>8}{_num(t.get('structure_vs_truth'), '.3f'):>9}"
+                line += realism_cells(t)
             lines.append(line)
             if "before_tuning" in row:
                 b = row["before_tuning"]
@@ -296,7 +300,6 @@ def format_harness(result: dict[str, Any]) -> str:
                              f"{b['below_20db']:>6d}{b['ssim']:>7.3f}{_num(b['lpips'], '.3f'):>7}")
         if set_name == "real":
             for name, ref in result["references"].items():
-                lines.append(f"{name:<{width}}{'':>41}{_num(ref.get(key), '.2f'):>10}{_num(ref.get('structure_vs_input'), '.3f'):>8}"
-                             f"{_num(ref.get('structure_vs_truth'), '.3f'):>9}")
+                lines.append(f"{name:<{width}}{'':>41}{realism_cells(ref)}")
         lines.append("")
     return "\n".join(lines).rstrip()
