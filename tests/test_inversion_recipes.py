@@ -113,3 +113,13 @@ def test_free_layers_keep_the_later_layers_on_the_shared_w(tiny_config):
     assert all(torch.equal(ws[2], ws[k]) for k in range(3, g.num_ws))  # ...the rest read one w
     with pytest.raises(ValueError, match="free_layers"):
         StagedOptions(free_layers=-1)
+
+
+def test_project_images_takes_either_recipe(tiny_config):
+    from freezeg.project import project_images
+
+    g = trained_like(tiny_config)
+    targets = generated(g, [1])
+    for options in (StagedOptions(steps=3, starts=2), ProjectionOptions(steps=3)):
+        latents, recon = project_images(g, targets, make_distance("default"), options, progress=False)
+        assert latents[0].meta["steps"] == 3 and recon.shape == targets.shape

@@ -283,19 +283,25 @@ def project_images(
     generator: Generator,
     images: torch.Tensor,  # [N, 3, size, size] in [-1, 1]
     distance: nn.Module,
-    options: ProjectionOptions | None = None,
+    options: ProjectionOptions | None = None,  # or freezeg.inversion.staged.StagedOptions (the default recipe)
     batch: int = 8,  # images optimised together
     stats: LatentStats | None = None,
     loss_name: str = "default",
     progress: bool = True,
 ) -> tuple[list[Latent], torch.Tensor]:
-    """Project N images in batches; returns their latents and reconstructions [N, 3, size, size]."""
+    """Project N images in batches; returns their latents and reconstructions [N, 3, size, size].
+
+    The options' type picks the recipe: ProjectionOptions (this module's 2020 projector, also
+    when None) or the default recipe's StagedOptions."""
+    from .inversion.recipes import make_projector  # the recipes build on this module
+
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     stats = stats or latent_stats(generator)
+    options = options or ProjectionOptions()
     latents, recons = [], []
     for start in range(0, images.shape[0], batch):
-        proj = Projector(generator, images[start : start + batch], distance, options, stats=stats).run(progress)
+        proj = make_projector(generator, images[start : start + batch], distance, options, stats).run(progress)
         found, rec = proj.result(loss_name)
         latents += found
         recons.append(rec)

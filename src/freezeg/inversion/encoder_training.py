@@ -174,7 +174,8 @@ def train_encoder(
 
     last = {}
     encoder.train()
-    with tqdm(total=options.steps, initial=step, desc="encoder", unit="step", disable=None if progress else True) as bar:
+    bar = tqdm(total=options.steps, initial=step, desc="encoder", unit="step", disable=None if progress else True)
+    try:
         while step < options.steps:
             ws = sample_latents(g, n_fake, options.mixing, options.jitter, spread, gen)
             noise = [torch.randn(n_fake, 1, r, r, generator=gen).to(device) for r in g.noise_resolutions()]
@@ -204,5 +205,12 @@ def train_encoder(
                 save(step)
                 log.info("step %d/%d  latent loss %.3f  image loss %.4f  (saved %s)", step, options.steps,
                          last["latent"], last["image"], out)
+    except KeyboardInterrupt:
+        if step > 0:
+            save(step)  # Ctrl-C keeps the progress: --resume continues from here
+            log.warning("%s: interrupted at step %d; saved, continue with --resume", out, step)
+        raise
+    finally:
+        bar.close()
     return (f"wrote {out} ({step} steps; last latent loss {last.get('latent', float('nan')):.3f}, "
             f"image loss {last.get('image', float('nan')):.4f})")

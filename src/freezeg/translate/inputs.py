@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 from ..data.images import IMAGE_SUFFIXES, fit_square, read_image
+from ..inversion.pivotal import TUNING_SUFFIX  # tuning files travel with the latent file beside them
 from ..video import VIDEO_SUFFIXES
 
 if TYPE_CHECKING:
     from .faces import PhotoFace
 
 LATENT_SUFFIXES = (".pt", ".pth")
-TUNING_SUFFIX = ".pti"  # pivotal-tuning files travel with the latent file beside them
 KINDS = ("image", "latent", "video")
 
 
