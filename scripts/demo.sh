@@ -28,8 +28,9 @@ SHIPPED=src/freezeg/data/pretrained/blobs32.pt
 if [ "$RETRAIN" = 1 ]; then OUT=${DEMO_DIR:-runs/demo-retrain}; else OUT=${DEMO_DIR:-runs/demo}; fi
 TARGET_STEPS=${TARGET_STEPS:-300}
 # How the test scenes are projected into the source generator: `freezeg translate`'s options
-# (the sweeps take them as --project-OPTION). Change projection settings here only.
-PROJECTION=(--space w+ --steps 300)
+# (the sweeps take them as --project-OPTION). Empty: the default recipe (W+, 300 steps; see
+# README's "Closer inversions"). Change projection settings here only.
+PROJECTION=()
 # The source generator: what RETRAIN=1 runs, and what the shipped file records it was made with.
 SOURCE_DATA=(synth --domain blobs --n 2000 --size 32 --seed 0 --out "$OUT/data/blobs")
 SOURCE_TRAIN=(train "$OUT/data/blobs" --size 32 --style-dim 64 --n-mlp 4 --channels 4:64,8:64,16:64,32:32
@@ -75,7 +76,7 @@ for domain in blobs cartoon star; do
 done
 wait_all
 
-say "3. project the unseen test blobs once into the source generator (${PROJECTION[*]})"
+say "3. project the unseen test blobs once into the source generator (${PROJECTION[*]:-default recipe, W+, 300 steps})"
 "$FREEZEG" project "$OUT/data/test-blobs/images" --ckpt "$SOURCE" --out "$OUT/projection" "${PROJECTION[@]}" -q
 say "4. cartoon and star side by side (one core each): fine-tune frozen (--freeze-g 2) and full (--freeze-g 0),
    $TARGET_STEPS iterations each, translate the test blobs from those projections, compare with the truth"
@@ -97,6 +98,10 @@ done
 
 say "5. source vs the frozen cartoon fine-tune for the same latents"
 TARGET=$OUT/cartoon/g2
+# Short names for the commands in README: $OUT/source (the source generator) and $OUT/target
+# (the frozen cartoon fine-tune), e.g. `freezeg serve --source runs/demo/source --target runs/demo/target`.
+[ -e "$OUT/source" ] || ln -s "$(realpath "$SOURCE")" "$OUT/source"
+ln -sfn cartoon/g2 "$OUT/target"
 make_once "$OUT/loop.gif" "$FREEZEG" interpolate --source "$SOURCE" --target "$TARGET" --seeds 1,5,9,13 \
     --frames 48 --fps 16 --out "$OUT/loop.gif" & running+=("$!")
 make_once "$OUT/mix.png" "$FREEZEG" mix --source "$SOURCE" --target "$TARGET" --content-seeds 0-3 \

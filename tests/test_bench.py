@@ -22,6 +22,8 @@ EXPECTED = [
     "g_train_step_64_b8",
     "d_step_64_b8",
     "translate_64",
+    "translate_64_default",
+    "pivotal_tune_64",
     "train_iter_64_demo_b8",
     "convert_pkl_256",
     "serve_rerender_64",
@@ -70,6 +72,8 @@ def test_every_step_builder_runs_on_a_tiny_config(tiny_config):
         bench.discriminator_r1_step(tiny_config, 2, dev),
         bench.projection_step(tiny_config, 3, dev),
         bench.translation(tiny_config, 2, dev),
+        bench.default_translation(tiny_config, 2, dev),
+        bench.pivotal_tuning(tiny_config, 2, 2, dev),
         bench.serve_rerender(tiny_config, dev),
         bench.serve_rerender(tiny_config, dev, change="blend"),
     ):

@@ -113,7 +113,7 @@ def test_bad_options_are_rejected():
     with pytest.raises(ValueError, match="--space"):
         ProjectionOptions(space="z")
     with pytest.raises(ValueError, match="--steps"):
-        ProjectionOptions(steps=0)
+        ProjectionOptions(steps=-1)
 
 
 # ------------------------------------------------------------------ latent files

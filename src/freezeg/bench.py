@@ -43,9 +43,12 @@ from .freeze import FreezeSpec, apply_generator_freeze, trainable_parameters
 from .data.synthetic import write_domain
 from .distances import make_distance
 from .networks import Discriminator, Generator, ModelConfig
+from .inversion.pivotal import PivotalTuner, SharedBlocks, TuningOptions
+from .inversion.recipes import make_projector
+from .inversion.staged import StagedOptions
 from .nvlabs.exporter import nvlabs_state_dicts
 from .nvlabs.writer import snapshot, write_network_pickle
-from .project import ProjectionOptions, Projector, latent_stats
+from .project import Latent, ProjectionOptions, Projector, latent_stats
 from .train.loop import Trainer
 from .train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from .train.options import TrainOptions
@@ -222,6 +225,43 @@ def translation(config: ModelConfig, steps: int, device: torch.device) -> Step:
     return step
 
 
+def default_translation(config: ModelConfig, steps: int, device: torch.device) -> Step:
+    """A whole translation of one image with the default recipe (freezeg.inversion.staged): `steps`
+    steps with the source G and the default distance, then the render with the target G."""
+    source, _ = _models(config, device, with_d=False)
+    target = Generator(config).to(device)
+    for g in (source, target):
+        g.eval().requires_grad_(False)
+    image = torch.rand(1, 3, config.size, config.size, device=device) * 2 - 1
+    distance, stats = make_distance("default", device=device), latent_stats(source)
+
+    def step():
+        projector = make_projector(source, image, distance, StagedOptions(steps=steps), stats).run(progress=False)
+        with torch.no_grad():
+            target.synthesis(projector.ws(), noise=projector.noise)
+
+    return step
+
+
+def pivotal_tuning(config: ModelConfig, steps: int, shared_blocks_count: int, device: torch.device) -> Step:
+    """Pivotal tuning of one image: `steps` Adam steps on the lowest `shared_blocks_count` synthesis
+    blocks (those a FreezeG fine-tune shares with its source) around a fixed latent."""
+    source, _ = _models(config, device, with_d=False)
+    source.eval()
+    blocks = source.blocks()[:shared_blocks_count]
+    names = [n for n, p in source.named_parameters()
+             if any(p is q for b in blocks for m in b.modules() for q in m.parameters())]
+    shared = SharedBlocks([b.resolution for b in blocks], names, "bench")
+    image = torch.rand(1, 3, config.size, config.size, device=device) * 2 - 1
+    latent = Latent(ws=source.mean_w().expand(source.num_ws, -1).cpu(), noise=None)
+    tuner = PivotalTuner(source, shared, make_distance("default", device=device), TuningOptions(steps=steps))
+
+    def step():
+        tuner.tune(latent, image)
+
+    return step
+
+
 def training_iteration(config: ModelConfig, batch: int, device: torch.device, work: Path | None = None) -> Step:
     """One full `freezeg train` iteration (D step, lazy R1, G step, lazy path length, EMA, ADA)
     on a synthetic dataset written to `work` (default: a temporary folder), as the demo trains."""
@@ -332,6 +372,10 @@ register("g_train_step_64_b8", "G step 64px batch 8", partial(generator_train_st
 register("d_step_64_b8", "D step 64px batch 8", partial(discriminator_step, config_64(), 8))
 register("translate_64", "translate one 64px image (demo-size model): 300 W+ steps + target render",
          partial(translation, config_demo_64(), 300))
+register("translate_64_default", "translate one 64px image (demo-size model): the default recipe, 300 steps + render",
+         partial(default_translation, config_demo_64(), 300))
+register("pivotal_tune_64", "pivotal tuning of one 64px image (demo-size model): 100 steps on the 4-16px blocks",
+         partial(pivotal_tuning, config_demo_64(), 100, 3))
 register("train_iter_64_demo_b8", "one freezeg train iteration, demo-size 64px model, batch 8",
          partial(training_iteration, config_demo_64(), 8))
 register("convert_pkl_256", "freezeg convert of an NVlabs 256px config-F pickle (G, G_ema, D; conv_clamp 256): read, map, save",

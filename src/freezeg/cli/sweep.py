@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..checkpoint import load_generator
 from ..devices import resolve_device
 from ..sweep import SweepPlan, format_table, parse_levels, run_sweep, settings_grid
 from ..train.loop import StopRequested
@@ -67,7 +68,12 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
     settings = settings_grid(parse_levels(args.freeze_g, "--freeze-g"),
                              parse_levels(args.freeze_d, "--freeze-d") if args.freeze_d is not None else None)
     train = TrainOptions(out=args.out, **{**SWEEP_DEFAULTS, **given_options(args)})
-    inversion = _inversion(args, resolve_device(args.device), prefix="project-") if args.pairs else None
+    inversion = None
+    if args.pairs:
+        device = resolve_device(args.device)
+        # An --project-init encoder is checked against the source it will start projections in.
+        source = load_generator(args.source, device=device).eval() if args.project_init else None
+        inversion = _inversion(args, device, source, prefix="project-")
     return SweepPlan(data=args.data, source=args.source, out=args.out, settings=settings, train=train, n=args.n,
                      kid_subset_size=args.kid_subset_size, structure_seeds=args.structure_seeds,
                      grid_seeds=args.grid_seeds, pairs=tuple(args.pairs) if args.pairs else None, inversion=inversion,

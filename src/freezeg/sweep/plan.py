@@ -21,7 +21,7 @@ from ..data.dataset import open_dataset
 from ..data.images import ImageReadError
 from ..freeze import FreezeSpec
 from ..networks import ModelConfig
-from ..project import ProjectionOptions
+from ..inversion.recipes import recipe_of
 from ..ranges import int_range
 from ..train.options import TrainOptions
 from ..translate import Inversion, collect_inputs, read_target
@@ -118,9 +118,11 @@ class SweepPlan:
 
     def projection_record(self) -> dict:
         """The projection's options and distance (what its latents depend on)."""
-        if self.inversion is None:
-            return {**dataclasses.asdict(ProjectionOptions()), "loss": "default"}
-        return {**dataclasses.asdict(self.inversion.options), "loss": self.inversion.loss}
+        inversion = self.inversion or Inversion(distance=None)  # the default projection (distance made later)
+        record = {"recipe": recipe_of(inversion.options), **dataclasses.asdict(inversion.options), "loss": inversion.loss}
+        if inversion.encoder is not None:
+            record["init"] = inversion.encoder.path
+        return record
 
     def setting_options(self, setting: Setting) -> TrainOptions:
         """The training options of one setting: the shared ones, its folder and its freeze spec."""

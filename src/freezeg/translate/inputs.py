@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 from ..data.images import IMAGE_SUFFIXES, fit_square, read_image
+from ..inversion.pivotal import TUNING_SUFFIX  # tuning files travel with the latent file beside them
 from ..video import VIDEO_SUFFIXES
 
 if TYPE_CHECKING:
@@ -93,6 +94,10 @@ def collect_inputs(paths: Iterable[str | os.PathLike], kinds: tuple[str, ...] = 
             continue
         for path, name in _files_with_names(root):
             kind = input_kind(path)
+            if path.suffix.lower() == TUNING_SUFFIX and "latent" in kinds:
+                if root.is_file():  # in a folder it is used with its latent file, not on its own
+                    found.skipped.append((str(path), "a pivotal-tuning file: give the latent file (.pt) beside it"))
+                continue
             if kind is None or kind not in kinds:
                 found.skipped.append((str(path), f"not {_KIND_WORDS[kinds]}" if kinds in _KIND_WORDS
                                       else f"not a usable input ({', '.join(kinds)})"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -13,8 +12,11 @@ import torch
 from torch import nn
 
 from ..media import from_uint8
+from ..inversion.encoder import Encoder
+from ..inversion.recipes import Options, make_projector, recipe_of, warm_options
+from ..inversion.staged import StagedOptions
 from ..networks import Generator
-from ..project import Latent, LatentStats, ProjectionOptions, Projector, latent_stats
+from ..project import Latent, LatentStats, Projector, latent_stats
 from .inputs import read_target
 
 log = logging.getLogger("freezeg")
@@ -22,14 +24,20 @@ log = logging.getLogger("freezeg")
 
 @dataclass
 class Inversion:
-    """How inputs are projected into the source generator's latent space."""
+    """How inputs are projected into the source generator's latent space.
+
+    The recipe follows from the options' type (freezeg.inversion.recipes): StagedOptions (the
+    default) or ProjectionOptions (the 2020 StyleGAN2 projector). With an `encoder`, every image
+    starts from the encoder's guess and `options.steps` refine it (0: the guess as it is).
+    """
 
     distance: nn.Module  # freezeg.distances.make_distance(...)
     loss: str = "default"  # the distance's name, for records
-    options: ProjectionOptions = field(default_factory=ProjectionOptions)
+    options: Options = field(default_factory=StagedOptions)
     batch: int = 8  # images optimised together
     warm_steps: int | None = None  # steps for video frames after the first (default: steps // 3)
     stats: LatentStats | None = None  # the source's average w and spread (computed once, lazily)
+    encoder: Encoder | None = None  # --init: start from this encoder's guess
 
     def __post_init__(self):
         if self.batch < 1:
@@ -42,22 +50,43 @@ class Inversion:
             self.stats = latent_stats(g)
         return self.stats
 
+    @property
+    def recipe(self) -> str:
+        return recipe_of(self.options)
+
+    def describe(self) -> dict:
+        """The settings that decide a projection, for records."""
+        return {"recipe": self.recipe, "space": self.options.space, "steps": self.options.steps,
+                "init": None if self.encoder is None else self.encoder.path}
+
+    def projector(self, g: Generator, targets: torch.Tensor, init: list[Latent] | None = None) -> Projector:
+        """A projector for a batch [B, 3, size, size], before its first step.
+
+        `init` (one latent per target) warm-starts it for `warm_steps` steps (video frames);
+        otherwise an encoder's guess is the start, refined for `options.steps` steps.
+        """
+        options = self.options
+        if init is not None:
+            options = warm_options(options, self.warm_steps or max(1, options.steps // 3))
+        elif self.encoder is not None:
+            init = self.encoder.guess(targets)
+            options = warm_options(options, options.steps)
+        return make_projector(g, targets, self.distance, options, self.ensure_stats(g), init)
+
     def project(self, g: Generator, targets: torch.Tensor, progress: bool = True, desc: str = "projecting",
                 init: Latent | None = None,
                 callback: Callable[[Projector], bool | None] | None = None) -> tuple[list[Latent], torch.Tensor]:
         """Project a batch [B, 3, size, size]; with `init`, warm-start from that latent (video frames).
 
         `callback` is called after every step (see Projector.run); returning True stops early."""
-        options, init_ws, init_noise = self.options, None, None
-        if init is not None:
-            steps = self.warm_steps or max(1, options.steps // 3)
-            # No latent perturbation: it would jolt a warm start off the previous frame's latent.
-            options = dataclasses.replace(options, steps=steps, latent_noise=0.0)
-            init_ws, init_noise = init.ws[None], init.noise
-        proj = Projector(g, targets, self.distance, options, stats=self.ensure_stats(g),
-                         init_ws=init_ws, init_noise=init_noise)
+        proj = self.projector(g, targets, None if init is None else [init] * targets.shape[0])
         proj.run(progress, desc=desc, callback=callback)
-        return proj.result(self.loss)
+        latents, images = proj.result(self.loss)
+        for latent in latents:
+            latent.meta["recipe"] = self.recipe
+            if self.encoder is not None:
+                latent.meta["init"] = self.encoder.path
+        return latents, images
 
 
 def project_style_image(source: Generator, path: str | os.PathLike, inversion: Inversion, progress: bool = True) -> Latent:

@@ -12,14 +12,28 @@ from ..networks import Generator
 from ..project import Latent, stack_latents
 
 if TYPE_CHECKING:
+    from ..inversion.pivotal import Tuning
     from .style import StyleMix
 
 RENDER_BATCH = 8  # images per synthesis call when only rendering
 
 
 @torch.no_grad()
-def render(g: Generator, latents: list[Latent], style: StyleMix | None = None, batch: int = RENDER_BATCH) -> np.ndarray:
-    """uint8 [N, size, size, 3] renderings of latents by g (layer-mixed with `style` if given)."""
+def render(g: Generator, latents: list[Latent], style: StyleMix | None = None, batch: int = RENDER_BATCH,
+           tunings: list[Tuning | None] | None = None) -> np.ndarray:
+    """uint8 [N, size, size, 3] renderings of latents by g (layer-mixed with `style` if given).
+
+    `tunings`: per latent, pivotally tuned shared blocks to render it with (None: g as it is).
+    """
+    if tunings is not None and any(t is not None for t in tunings):
+        out = []
+        for latent, tuning in zip(latents, tunings):
+            if tuning is None:
+                out.append(render(g, [latent], style))
+            else:
+                with tuning.applied(g):
+                    out.append(render(g, [latent], style))
+        return np.concatenate(out)
     out = []
     for start in range(0, len(latents), batch):
         ws, noise = stack_latents(latents[start : start + batch], g)

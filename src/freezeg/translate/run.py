@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from ..blend import check_compatible
 from ..data.images import ImageReadError
+from ..inversion.pivotal import PivotalTuner, Tuning
 from ..media import from_uint8, save_image
 from ..networks import Generator
 from ..project import Latent, load_latent, save_latent
@@ -39,6 +40,7 @@ from .records import (
 from .render import RENDER_BATCH, flicker, panel, render
 from .style import StyleMix
 from .summary import write_summary
+from .tuning import RunTuning, tuned_record
 
 log = logging.getLogger("freezeg")
 
@@ -53,6 +55,7 @@ class FolderRun:
         inversion: Inversion,
         target: Generator | None = None,  # renders the translations (None: projection only)
         style: StyleMix | None = None,  # layer mixing applied to the translations
+        tuner: PivotalTuner | None = None,  # pivotal tuning of the shared blocks (needs a target)
         overwrite: bool = False,  # redo inputs whose outputs exist
         poor_psnr: float = DEFAULT_POOR_PSNR,  # flag inversions below this PSNR (dB)
         source_path: str | None = None,  # recorded in latent files and settings
@@ -64,8 +67,11 @@ class FolderRun:
             check_compatible(source, target)
         if style is not None and target is None:
             raise ValueError("style mixing needs a target generator to render with")
+        if tuner is not None and target is None:
+            raise ValueError("pivotal tuning needs a target generator that shares blocks with the source")
         if paste and target is None:
             raise ValueError("--paste-back needs a translation (freezeg translate)")
+        self.tuning = RunTuning(tuner, source_path) if tuner is not None else None
         self.source, self.target, self.style = source, target, style
         self.out_dir = Path(out_dir)
         if self.out_dir.exists() and not self.out_dir.is_dir():
@@ -82,10 +88,11 @@ class FolderRun:
         self.report = RunReport(self.out_dir)
 
     def settings(self) -> dict[str, Any]:
-        s: dict[str, Any] = {"source": self.source_path, "loss": self.inversion.loss, "space": self.inversion.options.space}
+        s: dict[str, Any] = {"source": self.source_path, "loss": self.inversion.loss, **self.inversion.describe()}
         if self.target is not None:
             s["target"] = self.target_path
             s["style"] = self.style.describe() if self.style is not None else None
+            s["pivotal_tuning"] = self.tuning.describe() if self.tuning is not None else None
         return s
 
     def _finished(self, item: InputItem) -> bool:
@@ -105,7 +112,7 @@ class FolderRun:
         if self.target is None or not any(self._finished(i) for i in items):
             return
         before, now = self.records.previous_settings, self.settings()
-        for key in ("target", "style"):
+        for key in ("target", "style", "pivotal_tuning"):
             if key in before and before.get(key) != now.get(key):
                 raise ValueError(
                     f"{self.out_dir}: holds translations made with {key} {describe_setting(before.get(key))}, "
@@ -185,6 +192,7 @@ class FolderRun:
         if not loaded:
             return
         found: dict[str, Latent] = {}
+        fresh: set[str] = set()  # names projected now (their tunings are redone too)
         to_project = []
         for item in loaded:
             saved = self.layout.path(LATENTS, item.name, ".pt")
@@ -202,12 +210,22 @@ class FolderRun:
                 latent.meta.update({"input": str(item.path), "note": notes.get(item.name)})
                 self._save_latent(self.layout.path(LATENTS, item.name, ".pt"), latent)
                 found[item.name] = latent
+                fresh.add(item.name)
         ordered = [found[item.name] for item in loaded]
-        self._write_renderings(loaded, ordered, pixels)
-        for item, latent in zip(loaded, ordered):
-            face = {"face": item.photo_face.record(self.source.size)} if item.photo_face is not None else None
-            self._record(item, latent, self._outputs_of(item, f"{LATENTS}/{item.name}.pt"), note=notes.get(item.name),
-                         extra=face)
+        tunings = None
+        if self.tuning is not None:
+            tunings = self.tuning.for_images([self.layout.path(LATENTS, item.name, ".pt") for item in loaded], ordered,
+                                             from_uint8(np.stack(pixels)), [item.name in fresh or self.overwrite for item in loaded],
+                                             self.progress)
+        self._write_renderings(loaded, ordered, pixels, tunings)
+        for i, (item, latent) in enumerate(zip(loaded, ordered)):
+            outputs = self._outputs_of(item, f"{LATENTS}/{item.name}.pt")
+            shown, extra = tuned_record(latent, tunings[i] if tunings else None)
+            if extra:
+                outputs["tuning"] = f"{LATENTS}/{item.name}.pti"
+            if item.photo_face is not None:
+                extra["face"] = item.photo_face.record(self.source.size)
+            self._record(item, shown, outputs, note=notes.get(item.name), extra=extra or None)
         self._save_records()
 
     def _latent_batch(self, items: list[InputItem]) -> None:
@@ -221,10 +239,13 @@ class FolderRun:
             loaded.append(item)
         if not loaded:
             return
-        self._write_renderings(loaded, latents, None)
-        for item, latent in zip(loaded, latents):
-            self._record(item, latent, self._outputs_of(item, str(item.path)),
-                         note="a latent file: no source image to compare with")
+        tunings = [self.tuning.beside(item.path) for item in loaded] if self.tuning is not None else None
+        self._write_renderings(loaded, latents, None, tunings)
+        for i, (item, latent) in enumerate(zip(loaded, latents)):
+            note = "a latent file: no source image to compare with"
+            if self.tuning is not None:
+                note += "; with the tuning file beside it" if tunings[i] is not None else "; no tuning file beside it (not tuned)"
+            self._record(item, latent, self._outputs_of(item, str(item.path)), note=note)
         self._save_records()
 
     def _outputs_of(self, item: InputItem, latent: str, suffix: str = ".png") -> dict[str, str]:
@@ -236,10 +257,12 @@ class FolderRun:
             outputs.update({"translation": f"{TRANSLATED}/{item.name}{suffix}", "panel": f"{PANELS}/{item.name}{suffix}"})
         return outputs
 
-    def _write_renderings(self, items: list[InputItem], latents: list[Latent], pixels: list[np.ndarray] | None) -> None:
-        """Reconstructions, and with a target translations and panels (with the input when there is one)."""
-        recon = render(self.source, latents)
-        translated = render(self.target, latents, self.style) if self.target is not None else None
+    def _write_renderings(self, items: list[InputItem], latents: list[Latent], pixels: list[np.ndarray] | None,
+                          tunings: list[Tuning | None] | None = None) -> None:
+        """Reconstructions, and with a target translations and panels (with the input when there is one);
+        with `tunings`, each latent is rendered with its tuned shared blocks."""
+        recon = render(self.source, latents, tunings=tunings)
+        translated = render(self.target, latents, self.style, tunings=tunings) if self.target is not None else None
         for i, item in enumerate(items):
             save_image(recon[i], self.layout.path(RECONSTRUCTIONS, item.name))
             if translated is not None:
@@ -272,6 +295,8 @@ class FolderRun:
             write_video(translated, self.layout.path(TRANSLATED, item.name, suffix), fps=video.fps)
             panels = [panel([frames[t], recon[t], translated[t]]) for t in range(len(frames))]
             write_video(panels, self.layout.path(PANELS, item.name, suffix), fps=video.fps)
+        if self.tuning is not None:
+            note = "; ".join(filter(None, [note, "videos are translated without pivotal tuning"]))
         self._record(item, mean_fidelity(latents), self._outputs_of(item, f"{LATENTS}/{item.name}/", suffix), note=note,
                      extra={"frames": len(frames), "fps": video.fps, "flicker": figures})
         log.info("%s: %d frames; flicker (mean |frame change|, 0-255): input %.2f, reconstruction %.2f%s",

@@ -38,10 +38,13 @@ def write_summary(out_dir: Path, entries: dict[str, Any], skipped: list[tuple[st
         extra = ""
         if fl:
             extra = "<br>flicker " + ", ".join(f"{k} {v:.2f}" for k, v in fl.items())
+        before = e.get("before_tuning") or {}
+        tuned_from = lambda key, fmt: f"{num(before.get(key), fmt)} &rarr; " if before else ""  # noqa: E731
         rows.append(
             f'<tr class="{"poor" if poor else "ok"}"><td>{media((e.get("outputs") or {}).get("panel"))}</td>'
             f"<td>{esc(name)}<br><small>{esc(str(e.get('input', '')))}</small></td>"
-            f"<td>{num(e.get('psnr'), '.2f')}</td><td>{num(e.get('ssim'), '.3f')}</td>"
+            f"<td>{tuned_from('psnr', '.2f')}{num(e.get('psnr'), '.2f')}</td>"
+            f"<td>{tuned_from('ssim', '.3f')}{num(e.get('ssim'), '.3f')}</td>"
             f"<td>{num(e.get('distance'), '.4f')} <small>{esc(str(e.get('loss') or ''))}</small></td>"
             f"<td>{status}{extra}</td><td><small>{esc(e.get('note') or '')}</small></td></tr>"
         )
@@ -50,6 +53,10 @@ def write_summary(out_dir: Path, entries: dict[str, Any], skipped: list[tuple[st
         items = "".join(f"<li>{esc(p)}: {esc(r)}</li>" for p, r in skipped)
         skipped_html = f"<h2>Skipped ({len(skipped)})</h2><ul>{items}</ul>"
     setting_text = esc(", ".join(f"{k}: {v}" for k, v in settings.items()))
+    tuning_text = ""
+    if settings.get("pivotal_tuning"):
+        tuning_text = ("With pivotal tuning: PSNR and SSIM show the reconstruction before &rarr; after tuning the "
+                       "shared blocks; reconstructions and translations are rendered with the tuned blocks.")
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>freezeg translation summary</title>
 <style>
@@ -63,7 +70,8 @@ tr.poor {{ background: #fde8e8; }}
 <h1>Translation summary</h1>
 <p>{len(entries)} input{'' if len(entries) == 1 else 's'}; {poor_count} flagged as poor inversions
 (PSNR below {poor_psnr:g} dB): a translation is only as good as the projection it starts from.
-Panels: source | reconstruction by the source generator | translation by the target generator.</p>
+Panels: source | reconstruction by the source generator | translation by the target generator.
+{tuning_text}</p>
 <p><small>{setting_text}</small></p>
 <table><tr><th>panel</th><th>input</th><th>PSNR (dB)</th><th>SSIM</th><th>distance</th><th>status</th><th>note</th></tr>
 {chr(10).join(rows)}
