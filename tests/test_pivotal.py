@@ -86,6 +86,19 @@ def test_tuning_changes_only_shared_blocks_and_gets_closer(tiny_config):
     assert both.meta["shared_only"]["psnr"] < both.after["psnr"]
 
 
+def test_tuning_never_ends_worse_than_the_projection(tiny_config):
+    # The generator's own image from its own latent: the projection is exact, so any step of a
+    # large learning rate can only move away. The tuner must give back the blocks it started with.
+    source = trained_like(tiny_config)
+    shared = shared_blocks(source, finetuned(source))
+    latent = Latent(ws=source.mean_w().expand(source.num_ws, -1).clone(), noise=None)
+    with torch.no_grad():
+        image = source.synthesis(latent.ws[None].clone(), noise=None)
+    tuning, _ = PivotalTuner(source, shared, make_distance("default"), TuningOptions(steps=10, lr=0.05)).tune(latent, image)
+    assert tuning.after["distance"] <= tuning.before["distance"] + 1e-6, (tuning.before, tuning.after)
+    assert tuning.after["psnr"] >= tuning.before["psnr"] - 0.01
+
+
 def test_tuning_file_round_trip_and_wrong_source(tmp_path, tiny_config):
     source = trained_like(tiny_config)
     target = finetuned(source)

@@ -173,12 +173,25 @@ class PivotalTuner:
         tuned.requires_grad_(False)
         chosen = [params[n].requires_grad_(True) for n in names]
         optimizer = torch.optim.Adam(chosen, lr=o.lr, betas=(0.9, 0.999))
-        for _ in range(o.steps):
+        # Keep the best weights seen, not the last: Adam's first steps move every weight by about
+        # lr, which can throw an already close reconstruction far off (measured: generator-made
+        # images at 39.3 dB came back at 35.6 dB after 100 steps). Step 0 is the source itself,
+        # so tuning never ends worse than it started.
+        best_loss, best = float("inf"), None
+        for step in range(o.steps + 1):
             images = tuned.synthesis(ws, noise=noise)
             loss = self.distance(images, target) + o.mse * (images - target).square().mean(dim=[1, 2, 3])
+            value = float(loss.detach().sum())
+            if value < best_loss:
+                best_loss, best = value, [p.detach().clone() for p in chosen]
+            if step == o.steps:
+                break
             optimizer.zero_grad(set_to_none=True)
             loss.sum().backward(inputs=chosen)
             optimizer.step()
+        with torch.no_grad():
+            for p, kept in zip(chosen, best):
+                p.copy_(kept)
         source_params = dict(g.named_parameters())
         with torch.no_grad():
             deltas = {n: (params[n] - source_params[n]).half().cpu() for n in self.shared.names}
