@@ -62,22 +62,24 @@ else
 fi
 say "1. the source generator: $SOURCE (\`freezeg inspect\` shows its provenance), and its samples"
 say "2. target domains (cartoon: same silhouettes; star: another silhouette) and unseen test scenes"
+say "3. meanwhile, project the unseen test blobs once into the source generator (${PROJECTION[*]:-default recipe, W+, 300 steps})"
 # Independent commands run side by side: each spends much of its time starting Python and torch.
+# The projection needs only the test blobs, so it starts as soon as they exist.
 running=()
+{
+    make_once "$OUT/data/test-blobs" "$FREEZEG" synth --domain blobs --n 8 --size 32 --seed 2 --out "$OUT/data/test-blobs"
+    "$FREEZEG" project "$OUT/data/test-blobs/images" --ckpt "$SOURCE" --out "$OUT/projection" "${PROJECTION[@]}" -q
+} & running+=("$!")
 make_once "$OUT/source-samples.png" "$FREEZEG" generate --ckpt "$SOURCE" --seeds 0-15 \
     --out "$OUT/source-samples.png" & running+=("$!")
 for domain in cartoon star; do
     make_once "$OUT/data/$domain" "$FREEZEG" synth --domain "$domain" --n 300 --size 32 --seed 1 \
         --out "$OUT/data/$domain" & running+=("$!")
-done
-for domain in blobs cartoon star; do
     make_once "$OUT/data/test-$domain" "$FREEZEG" synth --domain "$domain" --n 8 --size 32 --seed 2 \
         --out "$OUT/data/test-$domain" & running+=("$!")
 done
 wait_all
 
-say "3. project the unseen test blobs once into the source generator (${PROJECTION[*]:-default recipe, W+, 300 steps})"
-"$FREEZEG" project "$OUT/data/test-blobs/images" --ckpt "$SOURCE" --out "$OUT/projection" "${PROJECTION[@]}" -q
 say "4. cartoon and star side by side (one core each): fine-tune frozen (--freeze-g 2) and full (--freeze-g 0),
    $TARGET_STEPS iterations each, translate the test blobs from those projections, compare with the truth"
 pids=()
