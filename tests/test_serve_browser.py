@@ -131,8 +131,12 @@ def _image_src(page, elem_id: str) -> str | None:
 
 
 def _wait_for_text(page, selector: str, text: str) -> None:
-    page.wait_for_function("([s, t]) => { const e = document.querySelector(s); return e && e.innerText.includes(t); }",
-                           arg=[selector, text], timeout=TIMEOUT_MS)
+    try:
+        page.wait_for_function("([s, t]) => { const e = document.querySelector(s); return e && e.innerText.includes(t); }",
+                               arg=[selector, text], timeout=TIMEOUT_MS)
+    except Exception:  # say what the page showed instead (the timeout alone says nothing)
+        shown = {sel: _text(page, sel) if page.locator(sel).count() else None for sel in (selector, "#status", "#report")}
+        raise AssertionError(f"waited for {text!r} in {selector}; the page showed {shown}") from None
 
 
 def _wait_for_new_image(page, elem_id: str, old: str | None) -> str:

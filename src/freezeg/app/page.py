@@ -233,9 +233,11 @@ def build_page(studio: Studio) -> gr.Blocks:
 
         def on_upload(data: dict, request: gr.Request, progress=gr.Progress()):
             path = data[upload]
-            if path:
-                yield from new_input(data, request, progress,
-                                     lambda s: studio.receive_upload(s, path, bool(data[align_faces])))
+            if not path:  # the file was removed from the box: keep what is shown (see on_face)
+                yield {}
+                return
+            yield from new_input(data, request, progress,
+                                 lambda s: studio.receive_upload(s, path, bool(data[align_faces])))
 
         def on_align(data: dict, request: gr.Request, progress=gr.Progress()):
             """Align faces ticked or unticked: the photo held is cropped again and projected."""
@@ -250,7 +252,12 @@ def build_page(studio: Studio) -> gr.Blocks:
         def on_face(data: dict, request: gr.Request, progress=gr.Progress()):
             choice, held = data[face_menu], data[session]
             if choice is None or (held is not None and held.face == int(choice) and held.latent is not None):
-                return  # nothing chosen, or the face already translated
+                # Nothing chosen, or the face already translated (the menu can fire again for the
+                # value the page set itself). Yield an empty update: a generator that ends without
+                # yielding makes Gradio send None to every output, which blanked the status and
+                # report in the browser test now and then.
+                yield {}
+                return
             yield from new_input(data, request, progress, lambda s: studio.prepare_input(s, True, int(choice)))
 
         def on_reproject(data: dict, request: gr.Request, progress=gr.Progress()):
