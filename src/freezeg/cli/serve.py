@@ -16,7 +16,7 @@ from .project import _add_inversion, _inversion
 log = logging.getLogger("freezeg")
 
 APP_HINT = "freezeg serve needs Gradio: pip install 'freezeg[app]'"
-DEFAULT_STEPS = 300  # a page should answer in seconds; the CLI's 1000 W steps is for batch runs
+DEFAULT_STEPS = 300  # a page answers in seconds, whichever recipe: the stylegan2 recipe alone defaults to 1000 W steps
 DEFAULT_SPACE = "w+"
 
 
