@@ -121,10 +121,10 @@ def test_bench_inversion_reports_every_run(tmp_path, freezeg_pair, photos, capsy
                  "--device", "cpu", "-q"]) == 0
     out = tmp_path / "bench.json"
     assert main(["bench-inversion", "--ckpt", src, "--images", str(photos), "--target", tgt, "--target-images", str(photos),
-                 "--truth", str(photos), "--runs", "stylegan2@w+:4,default:4,default+enc:0,default+pt:2", "--pt-steps", "2",
+                 "--truth", str(photos), "--runs", "stylegan2@w+:4,default:4,default+enc:0,default+pt:2,default+ptall:2", "--pt-steps", "2",
                  "--encoder", str(enc), "--generated", "2", "--swd-only", "--out", str(out), "--device", "cpu"]) == 0
     table = capsys.readouterr().out
-    for row in ("stylegan2@w+:4", "default:4", "default+enc:0", "default+pt:2", "  before tuning", "target samples",
+    for row in ("stylegan2@w+:4", "default:4", "default+enc:0", "default+pt:2", "  before tuning", "  shared blocks only", "target samples",
                 "inputs, untranslated", "ground truth", "generated images (2 at 16px)", "SWD x1e3", "struct"):
         assert row in table, row
     result = json.loads(out.read_text())
@@ -132,6 +132,11 @@ def test_bench_inversion_reports_every_run(tmp_path, freezeg_pair, photos, capsy
     assert set(run) >= {"seconds_per_image", "curve", "reconstruction", "before_tuning", "translation", "tuning_seconds_per_image"}
     assert [c["step"] for c in result["runs"]["default:4"]["real"]["curve"]] == [0, 1, 2, 3, 4]
     assert len(run["reconstruction"]["per_image_psnr"]) == 2 and run["translation"]["structure_vs_truth"] is not None
+    # +ptall: the reconstruction is the fully tuned source's; the shared blocks' part (what
+    # translations get) is reported beside it, and differs because the trained blocks moved too.
+    full = result["runs"]["default+ptall:2"]["real"]
+    assert "shared_blocks_only" not in run
+    assert full["reconstruction"]["per_image_psnr"] != full["shared_blocks_only"]["per_image_psnr"]
     assert main(["bench-inversion", "--ckpt", src, "--images", str(photos), "--runs", "default+pt:2", "-q"]) == 2
     assert "+pt need --target" in capsys.readouterr().err
     assert main(["bench-inversion", "--ckpt", src, "--images", str(photos), "--runs", "fancy:3", "-q"]) == 2

@@ -245,10 +245,19 @@ def run_harness(
                 options = dataclasses.replace(setup.tuning, trained_blocks=spec.pivotal_all)
                 tuner = PivotalTuner(g, setup.shared, setup.distance, options, setup.loss)
                 begin = time.perf_counter()
-                tunings = [tuner.tune(lat, set_targets[i : i + 1])[0] for i, lat in enumerate(latents)]
+                tuned = [tuner.tune(lat, set_targets[i : i + 1]) for i, lat in enumerate(latents)]
                 row["tuning_seconds_per_image"] = (time.perf_counter() - begin) / len(set_targets)
+                tunings = [tuning for tuning, _ in tuned]
                 row["before_tuning"] = row["reconstruction"]
-                row["reconstruction"] = _reconstruction(_render(g, latents, tunings), set_targets, setup.lpips)
+                shared_only = _reconstruction(_render(g, latents, tunings), set_targets, setup.lpips)
+                if spec.pivotal_all:
+                    # The reconstruction is the fully tuned source's; translations get only the
+                    # shared blocks' part of that tuning, shown on its own line.
+                    tuned_images = from_uint8(to_uint8(torch.cat([image for _, image in tuned])))
+                    row["reconstruction"] = _reconstruction(tuned_images, set_targets, setup.lpips)
+                    row["shared_blocks_only"] = shared_only
+                else:
+                    row["reconstruction"] = shared_only
             if set_name == "real" and reference is not None:
                 translated = _render(setup.target, latents, tunings)
                 row["translation"] = {**_realism(setup, reference, translated, seed=1),
@@ -294,10 +303,12 @@ def format_harness(result: dict[str, Any]) -> str:
             if t:
                 line += realism_cells(t)
             lines.append(line)
-            if "before_tuning" in row:
-                b = row["before_tuning"]
-                lines.append(f"{'  before tuning':<{width}}{row['seconds_per_image']:>7.2f}{b['psnr']:>7.2f}{b['psnr_min']:>7.2f}"
-                             f"{b['below_20db']:>6d}{b['ssim']:>7.3f}{_num(b['lpips'], '.3f'):>7}")
+            for key, label, secs in (("shared_blocks_only", "  shared blocks only", seconds),
+                                     ("before_tuning", "  before tuning", row["seconds_per_image"])):
+                if key in row:
+                    b = row[key]
+                    lines.append(f"{label:<{width}}{secs:>7.2f}{b['psnr']:>7.2f}{b['psnr_min']:>7.2f}"
+                                 f"{b['below_20db']:>6d}{b['ssim']:>7.3f}{_num(b['lpips'], '.3f'):>7}")
         if set_name == "real":
             for name, ref in result["references"].items():
                 lines.append(f"{name:<{width}}{'':>41}{realism_cells(ref)}")
