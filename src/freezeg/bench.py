@@ -374,8 +374,8 @@ register("translate_64", "translate one 64px image (demo-size model): 300 W+ ste
          partial(translation, config_demo_64(), 300))
 register("translate_64_default", "translate one 64px image (demo-size model): the default recipe, 300 steps + render",
          partial(default_translation, config_demo_64(), 300))
-register("pivotal_tune_64", "pivotal tuning of one 64px image (demo-size model): 100 steps on the 4-16px blocks",
-         partial(pivotal_tuning, config_demo_64(), 100, 3))
+register("pivotal_tune_64", f"pivotal tuning of one 64px image (demo-size model): the default {TuningOptions.steps} "
+         "steps on the 4-16px blocks", partial(pivotal_tuning, config_demo_64(), TuningOptions.steps, 3))
 register("train_iter_64_demo_b8", "one freezeg train iteration, demo-size 64px model, batch 8",
          partial(training_iteration, config_demo_64(), 8))
 register("convert_pkl_256", "freezeg convert of an NVlabs 256px config-F pickle (G, G_ema, D; conv_clamp 256): read, map, save",

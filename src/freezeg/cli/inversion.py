@@ -168,7 +168,7 @@ def run_bench_inversion(args: argparse.Namespace) -> int:
                          progress=not args.quiet)
     result.update({"ckpt": args.ckpt, "images_from": args.images, "target": args.target, "target_images": args.target_images,
                    "truth": args.truth, "encoder": args.encoder, "threads": torch.get_num_threads(),
-                   "pt": {"steps": args.pt_steps, "lr": args.pt_lr}, "notes": notes})
+                   "pt": {"steps": args.pt_steps, "lr": args.pt_lr, "mse": TuningOptions.mse}, "notes": notes})
     print(json.dumps(result, indent=1) if args.json else format_harness(result) + "".join(f"\nnote: {n}" for n in notes))
     if args.out:
         write_json(args.out, result)
