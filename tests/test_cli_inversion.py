@@ -49,7 +49,8 @@ def test_translate_with_pivotal_tuning_writes_tunings_and_reports_before_after(t
     source, target = load_generator(src), load_generator(tgt)
     shared = shared_blocks(source, target)
     records = json.loads((out / "fidelity.json").read_text())
-    assert records["settings"]["pivotal_tuning"] == {"blocks": ["4px", "8px"], "steps": 5, "lr": 3e-3, "trained_blocks": False}
+    assert records["settings"]["pivotal_tuning"] == {"blocks": ["4px", "8px"], "steps": 5, "lr": 3e-3, "mse": 100.0,
+                                                      "trained_blocks": False}
     for name in ("p0", "p1"):
         entry = records["inputs"][name]
         tuning = load_tuning(out / "latents" / f"{name}.pti", source, shared)
@@ -85,6 +86,9 @@ def test_pivotal_tuning_refuses_a_target_that_shares_nothing(tmp_path, freezeg_p
     assert main(["translate", str(photos), "--source", src, "--target", str(stranger), "--out", str(tmp_path / "o"),
                  "--pt-steps", "3", *QUICK]) == 2
     assert "--pt-steps needs --pivotal-tuning" in capsys.readouterr().err
+    assert main(["translate", str(photos), "--source", src, "--target", str(stranger), "--out", str(tmp_path / "o3"),
+                 "--pt-mse", "1", *QUICK]) == 2
+    assert "--pt-mse needs --pivotal-tuning" in capsys.readouterr().err
 
 
 def test_encoder_train_then_project_from_its_guess(tmp_path, freezeg_pair, photos, capsys):

@@ -82,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--batch", type=int, default=16, help="images projected together (default 16)")
     b.add_argument("--pt-steps", type=int, default=TuningOptions.steps, help="pivotal tuning steps of +pt runs")
     b.add_argument("--pt-lr", type=float, default=TuningOptions.lr, help="pivotal tuning learning rate")
+    b.add_argument("--pt-mse", type=float, default=TuningOptions.mse, help="pivotal tuning's pixel MSE weight")
     b.add_argument("--loss", choices=list(DISTANCES), default="default", help="projection distance (default: default)")
     b.add_argument("--lpips-vgg", metavar="PATH", help="LPIPS VGG16 weights (LPIPS column; else looked for, else left out)")
     b.add_argument("--lpips-lin", metavar="PATH", help="LPIPS linear-layer weights")
@@ -137,7 +138,7 @@ def run_bench_inversion(args: argparse.Namespace) -> int:
     names, images = _read_folder(args.images, source.size, args.n)
     setup = HarnessSetup(source, make_distance(args.loss, device=device, lpips_vgg=args.lpips_vgg, lpips_lin=args.lpips_lin,
                                                inception=args.inception), batch=args.batch, loss=args.loss,
-                         tuning=TuningOptions(steps=args.pt_steps, lr=args.pt_lr))
+                         tuning=TuningOptions(steps=args.pt_steps, lr=args.pt_lr, mse=args.pt_mse))
     if any(r.encoder for r in runs):
         if not args.encoder:
             raise ValueError("--runs with +enc need --encoder ENC.pt (make one with `freezeg encoder train`)")
@@ -168,7 +169,7 @@ def run_bench_inversion(args: argparse.Namespace) -> int:
                          progress=not args.quiet)
     result.update({"ckpt": args.ckpt, "images_from": args.images, "target": args.target, "target_images": args.target_images,
                    "truth": args.truth, "encoder": args.encoder, "threads": torch.get_num_threads(),
-                   "pt": {"steps": args.pt_steps, "lr": args.pt_lr, "mse": TuningOptions.mse}, "notes": notes})
+                   "pt": {"steps": args.pt_steps, "lr": args.pt_lr, "mse": args.pt_mse}, "notes": notes})
     print(json.dumps(result, indent=1) if args.json else format_harness(result) + "".join(f"\nnote: {n}" for n in notes))
     if args.out:
         write_json(args.out, result)

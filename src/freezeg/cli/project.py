@@ -123,19 +123,23 @@ def _add_tuning(p: argparse.ArgumentParser) -> None:
                         "render the translation with them (written beside the latent as NAME.pti)")
     g.add_argument("--pt-steps", type=int, default=defaults.steps, help=f"tuning steps per image (default {defaults.steps})")
     g.add_argument("--pt-lr", type=float, default=defaults.lr, help=f"tuning learning rate (default {defaults.lr})")
+    g.add_argument("--pt-mse", type=float, default=defaults.mse,
+                   help=f"weight of the pixel MSE beside the projection distance (default {defaults.mse:g}; lower keeps "
+                        "more of the distance's structure terms)")
     g.add_argument("--pt-trained-blocks", action="store_true",
                    help="also tune the source's trained blocks, for the reconstruction only (never the target's)")
 
 
 def _tuner(args: argparse.Namespace, source, target, target_meta: dict, inversion: Inversion) -> PivotalTuner | None:
     given = [flag for flag, on in (("--pt-steps", args.pt_steps != TuningOptions.steps), ("--pt-lr", args.pt_lr != TuningOptions.lr),
+                                   ("--pt-mse", args.pt_mse != TuningOptions.mse),
                                    ("--pt-trained-blocks", args.pt_trained_blocks)) if on]
     if not args.pivotal_tuning:
         if given:
             raise ValueError(f"{given[0]} needs --pivotal-tuning")
         return None
     shared = shared_blocks(source, target, target_meta.get("freeze"), (args.source, args.target))
-    options = TuningOptions(steps=args.pt_steps, lr=args.pt_lr, trained_blocks=args.pt_trained_blocks)
+    options = TuningOptions(steps=args.pt_steps, lr=args.pt_lr, mse=args.pt_mse, trained_blocks=args.pt_trained_blocks)
     return PivotalTuner(source, shared, inversion.distance, options, inversion.loss)
 
 

@@ -32,7 +32,7 @@ class RunTuning:
     def describe(self) -> dict[str, Any]:
         o = self.tuner.options
         return {"blocks": [f"{r}px" for r in self.tuner.shared.resolutions], "steps": o.steps, "lr": o.lr,
-                "trained_blocks": o.trained_blocks}
+                "mse": o.mse, "trained_blocks": o.trained_blocks}
 
     def for_images(self, latent_paths: list[Path], latents: list[Latent], targets: torch.Tensor, fresh: list[bool],
                    progress: bool = True) -> list[Tuning]:
