@@ -94,7 +94,7 @@ def shared_blocks(source: Generator, target: Generator, target_freeze: dict | No
 
 @dataclass
 class TuningOptions:
-    """How a generator is tuned around a pivot (`--pt-steps`, `--pt-lr`, `--pt-trained-blocks`)."""
+    """How a generator is tuned around a pivot (`--pt-steps`, `--pt-lr`, `--pt-mse`, `--pt-trained-blocks`)."""
 
     # Measured on 4 held-out 64 px emoji (shared blocks, PSNR after 100 / 300 steps): lr 3e-3
     # and MSE weight 1 gave 24.6 / 26.6 dB, MSE weight 100 gave 25.1 / 27.8 dB; lr 1e-2 threw
