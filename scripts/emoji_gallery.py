@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from freezeg.data.images import read_image
 from freezeg.media import save_image
 from freezeg.sweep.report import labelled_rows, tile_row
 
@@ -24,7 +24,7 @@ def row(folder: Path, names: list[str]) -> np.ndarray:
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         sys.exit(f"emoji_gallery: {folder}: no {missing[0]}")
-    return tile_row([np.asarray(Image.open(folder / n).convert("RGB")) for n in names])
+    return tile_row([read_image(folder / n) for n in names])
 
 
 def main(argv: list[str]) -> None:

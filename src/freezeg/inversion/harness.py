@@ -249,15 +249,11 @@ def run_harness(
                 row["tuning_seconds_per_image"] = (time.perf_counter() - begin) / len(set_targets)
                 tunings = [tuning for tuning, _ in tuned]
                 row["before_tuning"] = row["reconstruction"]
-                shared_only = _reconstruction(_render(g, latents, tunings), set_targets, setup.lpips)
-                if spec.pivotal_all:
-                    # The reconstruction is the fully tuned source's; translations get only the
-                    # shared blocks' part of that tuning, shown on its own line.
-                    tuned_images = from_uint8(to_uint8(torch.cat([image for _, image in tuned])))
-                    row["reconstruction"] = _reconstruction(tuned_images, set_targets, setup.lpips)
-                    row["shared_blocks_only"] = shared_only
-                else:
-                    row["reconstruction"] = shared_only
+                # The tuner's own reconstructions: with +ptall the fully tuned source's.
+                tuned_images = from_uint8(to_uint8(torch.cat([image for _, image in tuned])))
+                row["reconstruction"] = _reconstruction(tuned_images, set_targets, setup.lpips)
+                if spec.pivotal_all:  # translations get only the shared blocks' part of that tuning
+                    row["shared_blocks_only"] = _reconstruction(_render(g, latents, tunings), set_targets, setup.lpips)
             if set_name == "real" and reference is not None:
                 translated = _render(setup.target, latents, tunings)
                 row["translation"] = {**_realism(setup, reference, translated, seed=1),
