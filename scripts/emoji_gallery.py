@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from freezeg.data.images import read_image
-from freezeg.media import save_image
 from freezeg.sweep.report import labelled_rows, tile_row
+from freezeg.utils.media import save_image
 
 
 def row(folder: Path, names: list[str]) -> np.ndarray:

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from freezeg import load_checkpoint, save_checkpoint
-from freezeg.checkpoint import build_generator
-from freezeg.sampling import seeded_images
+from freezeg.generate.sampling import seeded_images
+from freezeg.models.checkpoint import build_generator
 
 FP16_TOLERANCE = 1e-2  # largest |float16 - float32| pixel difference (images in [-1, 1]) accepted
 REFERENCE_SEEDS = [0, 1, 2, 3]

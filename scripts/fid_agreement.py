@@ -25,11 +25,17 @@ import torch
 import torch.nn.functional as F
 
 from freezeg.data.dataset import open_dataset
-from freezeg.files import write_json
 from freezeg.metrics.inception import FIDInceptionV3, load_inception
-from freezeg.metrics.nvlabs_inception import INPUT_SIZE, nvlabs_input, packaged_network_file, port_state_dict, tf_resize_bilinear
+from freezeg.metrics.nvlabs_inception import (
+    INPUT_SIZE,
+    nvlabs_input,
+    packaged_network_file,
+    port_state_dict,
+    tf_resize_bilinear,
+)
 from freezeg.metrics.realism import fid
 from freezeg.metrics.sources import dataset_batches
+from freezeg.utils.files import write_json
 
 
 def _pixels(x: torch.Tensor) -> torch.Tensor:  # [-1, 1] -> 8-bit values as floats

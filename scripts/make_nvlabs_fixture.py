@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from freezeg.checkpoint import load_checkpoint
-from freezeg.nvlabs.records import PersistentRecord
-from freezeg.nvlabs.unpickler import load_restricted
-from freezeg.nvlabs.writer import REPOSITORIES, snapshot, write_network_pickle
+from freezeg.models.checkpoint import load_checkpoint
+from freezeg.models.nvlabs.records import PersistentRecord
+from freezeg.models.nvlabs.unpickler import load_restricted
+from freezeg.models.nvlabs.writer import REPOSITORIES, snapshot, write_network_pickle
 
 IGNORED_STATE = {"_init_args", "_init_kwargs"}  # constructor arguments: informational only
 

@@ -12,7 +12,7 @@ import pytest
 from freezeg.align import detect_faces, find_faces, make_detector, paste_back
 from freezeg.align.dlib_detector import LANDMARK_MODEL, MODELS
 from freezeg.data.images import read_image
-from freezeg.packaged import package_file
+from freezeg.utils.packaged import package_file
 
 if importlib.util.find_spec("dlib") is None or package_file(MODELS, LANDMARK_MODEL) is None:
     pytest.skip("needs pip install 'freezeg[align]'", allow_module_level=True)

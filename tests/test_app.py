@@ -15,12 +15,14 @@ from freezeg.align import align, detect, paste_back
 from freezeg.app.studio import MAX_STEPS, RenderSettings, Studio, fit_within
 from freezeg.app.uploads import UploadError, read_photo, safe_stem
 from freezeg.cli import main
-from freezeg.distances import make_distance
-from freezeg.media import to_uint8
-from freezeg.project import Latent, ProjectionOptions, load_latent, save_latent
-from freezeg.sampling import seeded_images
-from freezeg.translate import Inversion, mix_styles, render
-from freezeg.video import read_video
+from freezeg.generate.sampling import seeded_images
+from freezeg.inversion.distances import make_distance
+from freezeg.inversion.latents import Latent, load_latent, save_latent
+from freezeg.inversion.pipeline import Inversion
+from freezeg.inversion.stylegan2 import ProjectionOptions
+from freezeg.translate import mix_styles, render
+from freezeg.utils.media import to_uint8
+from freezeg.utils.video import read_video
 from test_align import UPRIGHT, face_of
 from test_translate_faces import FacesByShape
 

@@ -6,7 +6,7 @@ from functools import partial
 import pytest
 import torch
 
-from freezeg import bench
+from freezeg.benchmarks import bench
 from freezeg.cli import main
 
 EXPECTED = [

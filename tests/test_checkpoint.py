@@ -9,8 +9,8 @@ import torch
 
 from conftest import REFERENCE, load_ref
 from freezeg import load_checkpoint, load_discriminator, load_generator, save_checkpoint
-from freezeg.checkpoint import CheckpointError, infer_generator_config
-from freezeg.networks import Generator, ModelConfig
+from freezeg.models.checkpoint import CheckpointError, infer_generator_config
+from freezeg.models.networks import Generator, ModelConfig
 
 TRAIN = REFERENCE / "checkpoint_train_format.pt"
 CONVERT = REFERENCE / "checkpoint_convert_format.pt"

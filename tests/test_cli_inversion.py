@@ -9,10 +9,9 @@ from PIL import Image
 
 from freezeg import FreezeSpec, load_generator, save_checkpoint
 from freezeg.cli import main
+from freezeg.inversion.latents import load_latent
 from freezeg.inversion.pivotal import load_tuning, shared_blocks
-from freezeg.media import to_uint8
-from freezeg.project import load_latent
-
+from freezeg.utils.media import to_uint8
 from test_pivotal import finetuned
 from test_project import trained_like
 

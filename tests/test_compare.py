@@ -6,11 +6,11 @@ import torch
 from PIL import Image
 
 from freezeg import Generator, load_generator, save_checkpoint
-from freezeg.blend import blend_blocks, blend_generators, blend_weights, check_compatible
 from freezeg.cli import main
-from freezeg.compare import pair_grid
-from freezeg.networks import ModelConfig
-from freezeg.video import read_video
+from freezeg.generate.blend import blend_blocks, blend_generators, blend_weights, check_compatible
+from freezeg.generate.compare import pair_grid
+from freezeg.models.networks import ModelConfig
+from freezeg.utils.video import read_video
 
 
 @pytest.fixture()

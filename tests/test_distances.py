@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from freezeg.distances import DISTANCES, make_distance
+from freezeg.inversion.distances import DISTANCES, make_distance
 
 
 def _images(seed=0, batch=3, size=16):

@@ -6,8 +6,8 @@ import stat
 import numpy as np
 import pytest
 
-from freezeg.files import atomic_path, write_json
-from freezeg.media import save_image
+from freezeg.utils.files import atomic_path, write_json
+from freezeg.utils.media import save_image
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from freezeg.freeze import (
+from freezeg.models.freeze import (
     FreezeSpec,
     apply_discriminator_freeze,
     apply_generator_freeze,

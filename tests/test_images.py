@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from freezeg.data.images import ImageReadError, fit_square, list_images, read_image
-from freezeg.media import from_uint8, make_grid, to_uint8
+from freezeg.utils.media import from_uint8, make_grid, to_uint8
 
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "P", "CMYK", "RGBA", "LA", "I;16", "1"])

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from freezeg.interpolation import lerp, loop_path, slerp
+from freezeg.generate.interpolation import lerp, loop_path, slerp
 
 
 def test_slerp_endpoints_and_norm():

@@ -4,12 +4,12 @@ independence, warm starts and the generator left untouched."""
 import pytest
 import torch
 
-from freezeg import Generator
-from freezeg.distances import make_distance
+from freezeg.inversion.distances import make_distance
+from freezeg.inversion.latents import Latent, latent_stats
+from freezeg.inversion.projector import BaseProjector
 from freezeg.inversion.recipes import make_projector, recipe_of, recipe_options, warm_options
 from freezeg.inversion.staged import StagedOptions, StagedProjector, best_starts, staged_learning_rate
-from freezeg.project import Latent, ProjectionOptions, Projector, latent_stats
-
+from freezeg.inversion.stylegan2 import ProjectionOptions, Projector
 from test_project import generated, trained_like
 
 
@@ -101,7 +101,7 @@ def test_recipe_options_and_registry():
         recipe_options("magic")
     with pytest.raises(ValueError, match="--steps"):
         StagedOptions(steps=-1)
-    assert issubclass(StagedProjector, Projector)
+    assert issubclass(StagedProjector, BaseProjector) and issubclass(Projector, BaseProjector)
 
 
 def test_free_layers_keep_the_later_layers_on_the_shared_w(tiny_config):
@@ -116,7 +116,7 @@ def test_free_layers_keep_the_later_layers_on_the_shared_w(tiny_config):
 
 
 def test_project_images_takes_either_recipe(tiny_config):
-    from freezeg.project import project_images
+    from freezeg.inversion.recipes import project_images
 
     g = trained_like(tiny_config)
     targets = generated(g, [1])

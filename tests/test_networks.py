@@ -7,9 +7,9 @@ import torch
 
 from conftest import REFERENCE, load_ref
 from freezeg import Discriminator, Generator, ModelConfig
-from freezeg.layers import ModulatedConv2d
-from freezeg.checkpoint import infer_discriminator_config
-from freezeg.networks import stddev_group_size
+from freezeg.models.checkpoint import infer_discriminator_config
+from freezeg.models.layers import ModulatedConv2d
+from freezeg.models.networks import stddev_group_size
 
 TOL = 1e-4
 

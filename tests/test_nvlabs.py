@@ -18,12 +18,12 @@ import pytest
 import torch
 
 import freezeg
-from freezeg.checkpoint import CheckpointError, load_checkpoint
 from freezeg.cli import main
-from freezeg.networks import Discriminator, Generator
-from freezeg.nvlabs.exporter import nvlabs_state_dicts
-from freezeg.nvlabs.names import discriminator_table, generator_table
-from freezeg.nvlabs.writer import NetworkWriter, snapshot, write_network_pickle
+from freezeg.models.checkpoint import CheckpointError, load_checkpoint
+from freezeg.models.networks import Discriminator, Generator
+from freezeg.models.nvlabs.exporter import nvlabs_state_dicts
+from freezeg.models.nvlabs.names import discriminator_table, generator_table
+from freezeg.models.nvlabs.writer import NetworkWriter, snapshot, write_network_pickle
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvlabs"
 REPOSITORIES = {"stylegan2-ada-pytorch": "stylegan2-ada-pytorch", "stylegan3-stylegan2": "stylegan3"}

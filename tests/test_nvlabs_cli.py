@@ -13,9 +13,9 @@ import freezeg
 from freezeg import ModelConfig, load_checkpoint
 from freezeg.cli import main
 from freezeg.data.synthetic import write_domain
-from freezeg.networks import Discriminator, Generator
-from freezeg.nvlabs.exporter import channel_base_max
-from freezeg.nvlabs.writer import snapshot, write_network_pickle
+from freezeg.models.networks import Discriminator, Generator
+from freezeg.models.nvlabs.exporter import channel_base_max
+from freezeg.models.nvlabs.writer import snapshot, write_network_pickle
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvlabs"
 ADA = FIXTURES / "stylegan2-ada-pytorch.pkl"

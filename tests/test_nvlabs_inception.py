@@ -152,7 +152,6 @@ def test_every_conv_unit_of_the_port_has_an_nvlabs_name():
 def test_realism_cli_uses_the_packaged_network_by_default(fake_extra, tmp_path, monkeypatch, capsys):
     from freezeg.cli import main
     from freezeg.data.synthetic import write_domain
-
     from freezeg.metrics import realism
     from freezeg.metrics.report import format_realism
 

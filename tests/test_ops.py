@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import load_ref
-from freezeg.ops import bias_leaky_relu, conv2d, demod_noise_bias_act, make_kernel, upfirdn2d
+from freezeg.models.ops import bias_leaky_relu, conv2d, demod_noise_bias_act, make_kernel, upfirdn2d
 
 
 @pytest.mark.parametrize("name", ["upsample", "downsample", "blur", "blur_up_conv"])

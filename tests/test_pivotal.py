@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from freezeg import FreezeSpec, Generator, ModelConfig
-from freezeg.distances import make_distance
+from freezeg.inversion.distances import make_distance
+from freezeg.inversion.latents import Latent
 from freezeg.inversion.pivotal import (
     PivotalTuner,
     TuningOptions,
@@ -16,8 +17,6 @@ from freezeg.inversion.pivotal import (
     shared_blocks,
     tuning_path,
 )
-from freezeg.project import Latent
-
 from test_project import trained_like
 
 

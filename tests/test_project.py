@@ -5,21 +5,14 @@ import pytest
 import torch
 
 from freezeg import Generator, ModelConfig
-from freezeg.distances import make_distance
-from freezeg.layers import NoiseInjection
-from freezeg.media import from_uint8, to_uint8
-from freezeg.project import (
-    Latent,
-    ProjectionOptions,
-    Projector,
-    latent_stats,
-    learning_rate,
-    load_latent,
-    noise_regularization,
-    project_images,
-    save_latent,
-)
-from freezeg.sampling import seed_latent, seed_noise
+from freezeg.generate.sampling import seed_latent, seed_noise
+from freezeg.inversion.distances import make_distance
+from freezeg.inversion.latents import Latent, latent_stats, load_latent, save_latent
+from freezeg.inversion.projector import noise_regularization
+from freezeg.inversion.recipes import project_images
+from freezeg.inversion.stylegan2 import ProjectionOptions, Projector, learning_rate
+from freezeg.models.layers import NoiseInjection
+from freezeg.utils.media import from_uint8, to_uint8
 
 
 def trained_like(config: ModelConfig) -> Generator:

@@ -7,11 +7,21 @@ import pytest
 import torch
 
 from freezeg.data.synthetic import make_images
-from freezeg.media import from_uint8
 from freezeg.metrics.realism import (
-    batches_of, feature_statistics, fid, frechet_distance, image_set_statistics, kid, laplacian_pyramid,
-    pyr_down, pyr_up, realism, swd, swd_resolutions,
+    batches_of,
+    feature_statistics,
+    fid,
+    frechet_distance,
+    image_set_statistics,
+    kid,
+    laplacian_pyramid,
+    pyr_down,
+    pyr_up,
+    realism,
+    swd,
+    swd_resolutions,
 )
+from freezeg.utils.media import from_uint8
 
 
 def _random_covariance(d, rng):

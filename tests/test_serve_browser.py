@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from freezeg import Generator, load_generator, save_checkpoint
-from freezeg.media import to_uint8
+from freezeg.utils.media import to_uint8
 
 pytestmark = pytest.mark.slow
 
@@ -240,7 +240,7 @@ def _face_photos(tmp_path) -> dict[str, str]:
     """Real photos from scikit-image's wheel: one face, two faces (the astronaut and her mirror image), none."""
     from freezeg.align.dlib_detector import LANDMARK_MODEL, MODELS
     from freezeg.data.images import read_image
-    from freezeg.packaged import package_file
+    from freezeg.utils.packaged import package_file
 
     if importlib.util.find_spec("dlib") is None or package_file(MODELS, LANDMARK_MODEL) is None:
         pytest.skip("needs pip install 'freezeg[align]'")

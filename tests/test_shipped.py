@@ -11,8 +11,8 @@ import torch
 
 from freezeg import load_checkpoint, load_generator
 from freezeg.data.synthetic import DEMO_SOURCE, make_images
-from freezeg.networks import ModelConfig
-from freezeg.sampling import seeded_images
+from freezeg.generate.sampling import seeded_images
+from freezeg.models.networks import ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

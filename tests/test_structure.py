@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 
 from freezeg.data.synthetic import render_pairs
-from freezeg.media import from_uint8
 from freezeg.metrics.pairs import read_pairs
 from freezeg.metrics.structure import structure_levels, structure_report, structure_similarity
+from freezeg.utils.media import from_uint8
 
 
 @pytest.fixture(scope="module")

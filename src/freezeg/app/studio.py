@@ -47,17 +47,18 @@ from ..align import (
 )
 from ..align.dlib_detector import EXTRA as ALIGN_EXTRA
 from ..align.geometry import quad_side
-from ..blend import blend_blocks, check_compatible
-from ..checkpoint import load_generator
-from ..compare import interpolation_frames, pair_grid, seed_ws
-from ..media import from_uint8, save_image
-from ..networks import Generator
-from ..project import Latent, save_latent
-from ..ranges import parse_seeds
-from ..sampling import seed_latent, seed_noise
-from ..translate import DEFAULT_POOR_PSNR, Inversion, StyleMix, fit_to_model, layer_index, panel, render, seed_style
+from ..generate.blend import blend_blocks, check_compatible
+from ..generate.compare import interpolation_frames, pair_grid, seed_ws
+from ..generate.sampling import seed_latent, seed_noise
+from ..inversion.latents import Latent, save_latent
+from ..inversion.pipeline import Inversion
+from ..models.checkpoint import load_generator
+from ..models.networks import Generator
+from ..translate import DEFAULT_POOR_PSNR, StyleMix, fit_to_model, layer_index, panel, render, seed_style
 from ..translate.faces import photo_suffix, save_photo
-from ..video import write_video
+from ..utils.media import from_uint8, save_image
+from ..utils.ranges import parse_seeds
+from ..utils.video import write_video
 from .uploads import DEFAULT_MAX_UPLOAD_MB, UploadError, read_upload
 
 log = logging.getLogger("freezeg")

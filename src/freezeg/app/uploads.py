@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..data.images import IMAGE_SUFFIXES, ImageReadError, read_image
-from ..networks import Generator
-from ..project import Latent, load_latent
+from ..inversion.latents import Latent, load_latent
+from ..models.networks import Generator
 
 LATENT_SUFFIXES = (".pt", ".pth")
 DEFAULT_MAX_UPLOAD_MB = 20.0

@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..bench import DEFAULT_REPEAT, DEFAULT_THREADS, DEFAULT_WARMUP, WORKLOADS, format_table, run_benchmarks, select_workloads
-from ..devices import resolve_device
+from ..benchmarks.bench import (
+    DEFAULT_REPEAT,
+    DEFAULT_THREADS,
+    DEFAULT_WARMUP,
+    WORKLOADS,
+    format_table,
+    run_benchmarks,
+    select_workloads,
+)
+from ..utils.devices import resolve_device
 from .common import add_common
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..devices import DEVICE_CHOICES
-from ..ranges import parse_seeds  # noqa: F401 (the subcommands import it from here)
+from ..utils.devices import DEVICE_CHOICES
+from ..utils.ranges import parse_seeds  # noqa: F401 (the subcommands import it from here)
 
 
 def add_common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -7,14 +7,14 @@ import logging
 
 import torch
 
-from ..blend import blend_generators, blend_weights
-from ..checkpoint import load_generator, save_checkpoint
-from ..compare import interpolation_frames, pair_grid, seed_ws
-from ..devices import resolve_device
-from ..media import save_image
-from ..project import latent_files, load_latent
-from ..sampling import seed_latent
-from ..video import VIDEO_SUFFIXES, write_video
+from ..generate.blend import blend_generators, blend_weights
+from ..generate.compare import interpolation_frames, pair_grid, seed_ws
+from ..generate.sampling import seed_latent
+from ..inversion.latents import latent_files, load_latent
+from ..models.checkpoint import load_generator, save_checkpoint
+from ..utils.devices import resolve_device
+from ..utils.media import save_image
+from ..utils.video import VIDEO_SUFFIXES, write_video
 from .common import add_common, check_output, parse_seeds
 
 log = logging.getLogger("freezeg")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..checkpoint import load_checkpoint
-from ..convert import TARGETS, convert, describe_config
+from ..models.checkpoint import load_checkpoint
+from ..models.convert import TARGETS, convert, describe_config
 from .common import add_common, check_output
 
 log = logging.getLogger("freezeg")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_generator
-from ..devices import resolve_device
-from ..media import make_grid, save_image, to_uint8
-from ..sampling import seeded_images
+from ..generate.sampling import seeded_images
+from ..models.checkpoint import load_generator
+from ..utils.devices import resolve_device
+from ..utils.media import make_grid, save_image, to_uint8
 from .common import add_common, check_output, parse_seeds
 
 log = logging.getLogger("freezeg")

@@ -7,9 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from ..checkpoint import Checkpoint, build_discriminator, build_generator, load_checkpoint
-from ..freeze import FreezeSpec, format_plan, freeze_plan
-from ..networks import Discriminator, Generator, ModelConfig
+from ..models.checkpoint import Checkpoint, build_discriminator, build_generator, load_checkpoint
+from ..models.freeze import FreezeSpec, format_plan, freeze_plan
+from ..models.networks import Discriminator, Generator, ModelConfig
 from .common import add_common
 
 

@@ -11,18 +11,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import load_checkpoint, load_generator
 from ..data.dataset import open_dataset
 from ..data.images import fit_square, list_images, read_image
-from ..devices import resolve_device
-from ..distances import DISTANCES, make_distance
-from ..files import write_json
+from ..inversion.distances import DISTANCES, make_distance
 from ..inversion.encoder import load_encoder
 from ..inversion.encoder_training import EncoderTrainingOptions, train_encoder
 from ..inversion.harness import DEFAULT_RUNS, HarnessSetup, format_harness, parse_runs, run_harness
 from ..inversion.pivotal import TuningOptions, shared_blocks
-from ..media import from_uint8
 from ..metrics.inception import inception_if_available
+from ..models.checkpoint import load_checkpoint, load_generator
+from ..utils.devices import resolve_device
+from ..utils.files import write_json
+from ..utils.media import from_uint8
 from .common import add_common, check_output
 
 log = logging.getLogger("freezeg")

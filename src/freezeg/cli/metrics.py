@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..checkpoint import load_generator
 from ..data.dataset import open_dataset
-from ..devices import resolve_device
-from ..files import write_json
-from ..media import from_uint8
 from ..metrics.inception import inception_if_available
 from ..metrics.lpips import load_lpips
 from ..metrics.pairs import pair_notes, paired_scores, paired_summary, read_pairs
@@ -17,6 +13,10 @@ from ..metrics.realism import KID_SUBSET_SIZE, KID_SUBSETS, measure_realism
 from ..metrics.report import format_lpips, format_realism, format_structure
 from ..metrics.sources import dataset_batches, folder_image_size, generator_batches
 from ..metrics.structure import structure_report
+from ..models.checkpoint import load_generator
+from ..utils.devices import resolve_device
+from ..utils.files import write_json
+from ..utils.media import from_uint8
 from .common import add_common, check_output
 
 

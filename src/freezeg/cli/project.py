@@ -7,21 +7,18 @@ import logging
 from pathlib import Path
 
 from ..align import make_detector
-from ..blend import check_compatible
-from ..checkpoint import load_generator
-from ..devices import resolve_device
-from ..distances import DISTANCES, make_distance
-from ..media import save_image
-from ..checkpoint import load_checkpoint
+from ..generate.blend import check_compatible
+from ..inversion.distances import DISTANCES, make_distance
 from ..inversion.encoder import load_encoder
+from ..inversion.latents import SPACES, load_latent
+from ..inversion.pipeline import Inversion
 from ..inversion.pivotal import PivotalTuner, TuningOptions, shared_blocks
 from ..inversion.recipes import DEFAULT_RECIPE, RECIPES, recipe_options
 from ..inversion.staged import StagedOptions
-from ..project import SPACES, load_latent
+from ..models.checkpoint import load_checkpoint, load_generator
 from ..translate import (
     DEFAULT_POOR_PSNR,
-    FolderRun,
-    Inversion,
+    FolderTranslation,
     StyleMix,
     collect_inputs,
     expand_faces,
@@ -30,6 +27,8 @@ from ..translate import (
     project_style_image,
     seed_style,
 )
+from ..utils.devices import resolve_device
+from ..utils.media import save_image
 from .common import add_common, check_output, parse_seeds
 
 log = logging.getLogger("freezeg")
@@ -256,7 +255,7 @@ def run_project(args: argparse.Namespace) -> int:
         make_detector()  # a missing extra stops here, before any model is loaded
     g = load_generator(args.ckpt, device=device).eval()
     inputs = _aligned_inputs(args, inputs, g.size)
-    run = FolderRun(g, args.out, _inversion(args, device, g), overwrite=args.overwrite, poor_psnr=args.poor_psnr,
+    run = FolderTranslation(g, args.out, _inversion(args, device, g), overwrite=args.overwrite, poor_psnr=args.poor_psnr,
                     source_path=args.ckpt, progress=not args.quiet)
     _report(run.run(inputs), "projected")
     return 0
@@ -277,7 +276,7 @@ def run_translate(args: argparse.Namespace) -> int:
     inversion = _inversion(args, device, source)
     tuner = _tuner(args, source, target, target_ckpt.meta, inversion)
     style = _style(args, source, inversion, not args.quiet)
-    run = FolderRun(source, args.out, inversion, target=target, style=style, tuner=tuner, overwrite=args.overwrite,
+    run = FolderTranslation(source, args.out, inversion, target=target, style=style, tuner=tuner, overwrite=args.overwrite,
                     poor_psnr=args.poor_psnr, source_path=args.source, target_path=args.target,
                     progress=not args.quiet, paste=args.paste_back)
     _report(run.run(inputs), "translated")

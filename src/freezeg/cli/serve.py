@@ -7,10 +7,10 @@ import logging
 
 from ..app.studio import Studio
 from ..app.uploads import DEFAULT_MAX_UPLOAD_MB
-from ..devices import resolve_device
+from ..models.checkpoint import load_generator
 from ..translate import DEFAULT_POOR_PSNR
+from ..utils.devices import resolve_device
 from .common import add_common
-from ..checkpoint import load_generator
 from .project import _add_inversion, _inversion
 
 log = logging.getLogger("freezeg")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..checkpoint import load_generator
-from ..devices import resolve_device
+from ..models.checkpoint import load_generator
 from ..sweep import SweepPlan, format_table, parse_levels, run_sweep, settings_grid
 from ..train.loop import StopRequested
 from ..train.options import TrainOptions
+from ..utils.devices import resolve_device
 from .common import add_common
 from .project import _add_inversion, _inversion
 from .train import EXIT_STOPPED, add_training_groups, given_options

@@ -9,11 +9,11 @@ import argparse
 import logging
 from dataclasses import fields
 
-from ..devices import resolve_device
 from ..train import distributed as ddp
 from ..train.loop import StopRequested, Trainer, TrainingDiverged
 from ..train.options import TrainOptions, parse_channels
 from ..train.run import RunFolder
+from ..utils.devices import resolve_device
 from .common import add_common
 from .inspect import add_freeze_options, freeze_spec_from_args
 

@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ..files import normal_permissions, write_json
+from ..utils.files import normal_permissions, write_json
 from .images import IMAGE_SUFFIXES, ImageReadError, decode_image, fit_square, is_image_file, list_images
 
 log = logging.getLogger("freezeg")

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import atomic_torch_save
-from ..networks import Generator
-from ..project import Latent, config_summary, read_torch_file
+from ..models.checkpoint import atomic_torch_save
+from ..models.networks import Generator
 from ..train.distributed import weights_digest
+from .latents import Latent, config_summary, read_torch_file
 
 ENCODER_FORMAT = "freezeg-encoder"
 ENCODER_VERSION = 1

@@ -29,9 +29,17 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..data.dataset import ImageDataset
-from ..networks import Generator
-from ..project import latent_stats
-from .encoder import Encoder, EncoderConfig, generator_identity, read_encoder_file, save_encoder, standardise, describe_generator
+from ..models.networks import Generator
+from .encoder import (
+    Encoder,
+    EncoderConfig,
+    describe_generator,
+    generator_identity,
+    read_encoder_file,
+    save_encoder,
+    standardise,
+)
+from .latents import latent_stats
 
 log = logging.getLogger("freezeg")
 

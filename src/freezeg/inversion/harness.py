@@ -29,15 +29,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..media import from_uint8, to_uint8
+from ..generate.sampling import seeded_images
 from ..metrics.fidelity import psnr, ssim
 from ..metrics.realism import image_set_statistics, realism
 from ..metrics.structure import structure_report
-from ..networks import Generator
-from ..project import Latent, latent_stats, stack_latents
-from ..sampling import seeded_images
-from ..translate.inversion import Inversion
+from ..models.networks import Generator
+from ..utils.media import from_uint8, to_uint8
 from .encoder import Encoder
+from .latents import Latent, stack_latents
+from .pipeline import Inversion
 from .pivotal import PivotalTuner, SharedBlocks, Tuning, TuningOptions
 from .recipes import RECIPES, recipe_options
 

@@ -28,13 +28,13 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from ..checkpoint import atomic_torch_save
-from ..freeze import FreezeSpec
 from ..metrics.fidelity import psnr, ssim
-from ..networks import Generator
-from ..project import Latent, config_summary, read_torch_file, stack_latents
+from ..models.checkpoint import atomic_torch_save
+from ..models.freeze import FreezeSpec
+from ..models.networks import Generator
 from ..train.distributed import weights_digest
 from .encoder import describe_generator
+from .latents import Latent, config_summary, read_torch_file, stack_latents
 
 TUNING_FORMAT = "freezeg-tuning"
 TUNING_VERSION = 1

@@ -1,7 +1,7 @@
 """Projection recipes by name (`--recipe`): their options, their projector, their warm starts.
 
 - `default`: freezeg.inversion.staged (best of several starts, W then W+ offsets, noise last).
-- `stylegan2`: the 2020 StyleGAN2 projector (freezeg.project), kept so results can be compared.
+- `stylegan2`: the 2020 StyleGAN2 projector (freezeg.inversion.stylegan2), kept so results can be compared.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from typing import Any, Union
 import torch
 from torch import nn
 
-from ..networks import Generator
-from ..project import Latent, LatentStats, ProjectionOptions, Projector, latent_stats
+from ..models.networks import Generator
+from .latents import Latent, LatentStats, latent_stats
+from .projector import BaseProjector
 from .staged import StagedOptions, StagedProjector
+from .stylegan2 import ProjectionOptions, Projector
 
 RECIPES = ("default", "stylegan2")
 DEFAULT_RECIPE = "default"
@@ -54,7 +56,7 @@ def make_projector(
     options: Options | None = None,
     stats: LatentStats | None = None,
     init: list[Latent] | None = None,  # one warm start per target
-) -> Projector:
+) -> BaseProjector:
     """The projector of the options' recipe (default recipe when None), warm-started from `init`."""
     options = options or StagedOptions()
     init_ws = init_noise = None
@@ -67,3 +69,30 @@ def make_projector(
     cls = Projector if isinstance(options, ProjectionOptions) else StagedProjector
     return cls(generator, targets, distance, options, stats=stats or latent_stats(generator),
                init_ws=init_ws, init_noise=init_noise)
+
+
+def project_images(
+    generator: Generator,
+    images: torch.Tensor,  # [N, 3, size, size] in [-1, 1]
+    distance: nn.Module,
+    options: ProjectionOptions | None = None,  # or freezeg.inversion.staged.StagedOptions (the default recipe)
+    batch: int = 8,  # images optimised together
+    stats: LatentStats | None = None,
+    loss_name: str = "default",
+    progress: bool = True,
+) -> tuple[list[Latent], torch.Tensor]:
+    """Project N images in batches; returns their latents and reconstructions [N, 3, size, size].
+
+    The options' type picks the recipe: ProjectionOptions (the 2020 projector, also
+    when None) or the default recipe's StagedOptions."""
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    stats = stats or latent_stats(generator)
+    options = options or ProjectionOptions()
+    latents, recons = [], []
+    for start in range(0, images.shape[0], batch):
+        proj = make_projector(generator, images[start : start + batch], distance, options, stats).run(progress)
+        found, rec = proj.result(loss_name)
+        latents += found
+        recons.append(rec)
+    return latents, torch.cat(recons) if recons else images.new_zeros(0, *images.shape[1:])

@@ -1,6 +1,6 @@
 """The default projector: the best of several starts, W first, then W+ offsets, noise maps last.
 
-The StyleGAN2 projector (freezeg.project, `--recipe stylegan2`) starts every image at the
+The StyleGAN2 projector (freezeg.inversion.stylegan2, `--recipe stylegan2`) starts every image at the
 average w, perturbs the latent early on and optimises latent and noise maps together from the
 first step. On real images of the training domain it converges slowly and often into poor
 local optima. This recipe, measured with `freezeg bench-inversion`, instead:
@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..networks import Generator
-from ..project import SPACES, LatentStats, Projector, noise_regularization, normalize_noise_
+from ..models.networks import Generator
+from .latents import SPACES, LatentStats
+from .projector import BaseProjector, noise_regularization, normalize_noise_
 
 START_SEED = 12345  # the candidate starts' random stream (fixed: results do not depend on --seed's noise)
 
@@ -103,40 +104,30 @@ def best_starts(g: Generator, targets: torch.Tensor, distance: nn.Module, stats:
     return candidates[best][:, None, :].clone()
 
 
-class StagedProjector(Projector):
+class StagedProjector(BaseProjector):
     """The default recipe with the `Projector` interface: step(), run(), result(), ws(), noise."""
 
     def __init__(
         self,
         generator: Generator,  # the generator to invert (its device is used throughout)
         targets: torch.Tensor,  # [B, 3, size, size] images in [-1, 1]
-        distance: nn.Module,  # forward(x, y) -> [B] (freezeg.distances)
+        distance: nn.Module,  # forward(x, y) -> [B] (freezeg.inversion.distances)
         options: StagedOptions | None = None,
         stats: LatentStats | None = None,  # average w and spread; computed when not given
         init_ws: torch.Tensor | None = None,  # [B, num_ws, style_dim] warm start (else the best candidate)
         init_noise: list[torch.Tensor] | None = None,  # per-layer [B or 1, 1, r, r] warm start
     ):
-        # Projector.__init__ (the 2020 recipe's set-up) is not called; run() and result() are shared.
-        g = generator
-        device, batch = self._bind(g, targets, distance, options or StagedOptions(), stats)
-        o = self.options
+        super().__init__(generator, targets, distance, options or StagedOptions(), stats)
+        g, o, device, batch = generator, self.options, self.device, self.batch
         # Per-coordinate variance of w: the unit of the offset penalty.
         self.w_variance = self.stats.std**2 / g.style_dim
-
-        if init_noise is not None:
-            if len(init_noise) != g.num_noise:
-                raise ValueError(f"init_noise must hold {g.num_noise} maps, got {len(init_noise)}")
-            self.noise = [n.detach().to(device).expand(batch, 1, r, r).clone() for n, r in zip(init_noise, g.noise_resolutions())]
-        else:
-            self.noise = [n.detach().to(device).expand(batch, -1, -1, -1).clone() for n in g.stored_noise()]
+        self.noise = self.init_noise(init_noise) or self.stored_noise()
 
         if init_ws is None:
             w = best_starts(g, self.targets, distance, self.stats, o.starts, o.start_truncation, self.noise)
             offsets = torch.zeros(batch, g.num_ws, g.style_dim, device=device)
         else:
-            init_ws = g._check_ws(init_ws.to(device)).float()
-            if init_ws.shape[0] != batch:
-                raise ValueError(f"init_ws has {init_ws.shape[0]} latents for {batch} targets")
+            init_ws = self.init_ws(init_ws)
             w = init_ws.mean(1, keepdim=True)
             offsets = init_ws - w
         if o.space == "w":
@@ -157,8 +148,6 @@ class StagedProjector(Projector):
             {"params": self.noise, "lr": o.noise_lr},
         ], betas=(0.9, 0.999))
         self.peaks = [o.lr, o.lr, o.noise_lr]
-        self.step_index = 0
-        self.last_distance = torch.full((batch,), float("nan"))
         self.warm = init_ws is not None  # a warm start skips the W-only phase
 
     def ws(self) -> torch.Tensor:

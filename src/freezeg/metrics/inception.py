@@ -28,7 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nvlabs_inception import EXTRA, describe_packaged_network, is_torchscript, load_nvlabs_inception, packaged_network_file
+from .nvlabs_inception import (
+    EXTRA,
+    describe_packaged_network,
+    is_torchscript,
+    load_nvlabs_inception,
+    packaged_network_file,
+)
 from .weights import MissingWeightsError, check_and_load, find_weights, load_state_dict, torch_hub_file
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"

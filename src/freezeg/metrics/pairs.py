@@ -19,7 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..data.images import fit_square, list_images, read_image
-from ..media import from_uint8
+from ..utils.media import from_uint8
 
 
 @dataclass

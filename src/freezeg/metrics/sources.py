@@ -15,9 +15,9 @@ import torch
 
 from ..data.dataset import ImageDataset
 from ..data.images import fit_square, list_images, read_image
-from ..media import from_uint8, to_uint8
-from ..networks import Generator
-from ..sampling import seeded_images
+from ..generate.sampling import seeded_images
+from ..models.networks import Generator
+from ..utils.media import from_uint8, to_uint8
 
 
 def folder_image_size(path: str | os.PathLike) -> int:
@@ -37,7 +37,7 @@ def dataset_batches(ds: ImageDataset, batch: int, limit: int | None = None) -> I
 
 def generator_batches(
     g: Generator,  # generator to sample (eval mode)
-    seeds: list[int],  # one image per seed (freezeg.sampling: same seed, same image)
+    seeds: list[int],  # one image per seed (freezeg.generate.sampling: same seed, same image)
     truncation: float = 1.0,  # truncation psi
     batch: int = 16,  # images per forward pass
     size: int | None = None,  # resize to this side (default: the generator's)

@@ -24,19 +24,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..compare import render_pair, seed_ws
 from ..data.dataset import open_dataset
-from ..media import from_uint8, save_image, to_uint8
+from ..generate.compare import render_pair, seed_ws
+from ..generate.sampling import seed_noise
+from ..inversion.latents import Latent
 from ..metrics.inception import inception_if_available
 from ..metrics.lpips import load_lpips
 from ..metrics.realism import KID_SUBSETS, ImageSetStatistics, image_set_statistics, realism
 from ..metrics.sources import dataset_batches, generator_batches
 from ..metrics.structure import structure_report
 from ..metrics.weights import MissingWeightsError
-from ..networks import Generator
-from ..project import Latent
-from ..sampling import seed_noise
+from ..models.networks import Generator
 from ..translate import render
+from ..utils.media import from_uint8, save_image, to_uint8
 from .plan import FID_MIN_IMAGES, CheckedPlan, SweepPlan
 from .report import tile_row
 

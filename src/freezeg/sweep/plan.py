@@ -16,15 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import load_checkpoint
 from ..data.dataset import open_dataset
 from ..data.images import ImageReadError
-from ..freeze import FreezeSpec
-from ..networks import ModelConfig
+from ..inversion.pipeline import Inversion
 from ..inversion.recipes import recipe_of
-from ..ranges import int_range
+from ..models.checkpoint import load_checkpoint
+from ..models.freeze import FreezeSpec
+from ..models.networks import ModelConfig
 from ..train.options import TrainOptions
-from ..translate import Inversion, collect_inputs, read_target
+from ..translate import collect_inputs, read_target
+from ..utils.ranges import int_range
 
 PLAN_FILE = "plan.json"
 MIN_REALISM_IMAGES = 10  # fewer real images than this make realism statistics meaningless

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..files import write_json, write_text
-from ..media import make_grid, save_image
+from ..utils.files import write_json, write_text
+from ..utils.media import make_grid, save_image
 
 BASELINE = "source"
 NOT_COMPUTED = "n/c"

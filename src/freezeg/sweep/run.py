@@ -27,15 +27,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..checkpoint import load_generator
-from ..devices import resolve_device
-from ..distances import make_distance
-from ..files import write_json
-from ..networks import Generator
-from ..project import load_latent
+from ..inversion.distances import make_distance
+from ..inversion.latents import load_latent
+from ..inversion.pipeline import Inversion
+from ..models.checkpoint import load_generator
+from ..models.networks import Generator
 from ..train.loop import Trainer
 from ..train.run import RUN_FILE, RunFolder
-from ..translate import LATENTS, FolderRun, Inversion, collect_inputs
+from ..translate import LATENTS, FolderTranslation, collect_inputs
+from ..utils.devices import resolve_device
+from ..utils.files import write_json
 from .evaluate import GRID_ROW, TRANSLATED, build_reference, evaluate, evaluate_source
 from .plan import PLAN_FILE, CheckedPlan, Setting, SweepPlan, check_plan
 from .report import BASELINE, recommend, tile_row, write_outputs
@@ -73,7 +74,7 @@ def project_pairs(plan: SweepPlan, source: Generator, checked: CheckedPlan, prog
     out = Path(plan.out) / PROJECTION
     start = time.perf_counter()
     inversion = plan.inversion or Inversion(make_distance("default", device=next(source.parameters()).device))
-    run = FolderRun(source, out, inversion, source_path=plan.source, progress=progress)
+    run = FolderTranslation(source, out, inversion, source_path=plan.source, progress=progress)
     report = run.run(collect_inputs([plan.pairs[0]], kinds=("image",)))
     if report.done:
         log.info("projected %d --pairs images once with the source generator (mean PSNR %.2f dB) -> %s",

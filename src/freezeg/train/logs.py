@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from ..files import atomic_path
+from ..utils.files import atomic_path
 
 
 def _crc32c_table() -> list[int]:

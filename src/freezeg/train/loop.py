@@ -28,16 +28,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import Checkpoint, build_discriminator, build_generator, load_checkpoint, save_checkpoint
-from ..compare import pair_grid
 from ..data.dataset import ImageDataset, open_dataset
-from ..devices import resolve_device
-from ..freeze import apply_discriminator_freeze, apply_generator_freeze, trainable_parameters
-from ..media import make_grid, save_image, to_uint8
+from ..generate.compare import pair_grid
+from ..generate.sampling import seeded_images
 from ..metrics.realism import image_set_statistics, swd
 from ..metrics.sources import generator_batches
-from ..networks import Discriminator, Generator, ModelConfig
-from ..sampling import seeded_images
+from ..models.checkpoint import Checkpoint, build_discriminator, build_generator, load_checkpoint, save_checkpoint
+from ..models.freeze import apply_discriminator_freeze, apply_generator_freeze, trainable_parameters
+from ..models.networks import Discriminator, Generator, ModelConfig
+from ..utils.devices import resolve_device
+from ..utils.media import make_grid, save_image, to_uint8
 from . import distributed as ddp
 from .augment import AdaptiveAugment, parse_augment
 from .ema import GeneratorEMA, ema_beta

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ..freeze import trainable_parameters
+from ..models.freeze import trainable_parameters
 
 log = logging.getLogger("freezeg")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-from ..freeze import FreezeSpec
+from ..models.freeze import FreezeSpec
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The run folder of a training run: claiming it, its options, checkpoint bookkeeping.
 
 The layout itself (file names, how periodic checkpoints are found) lives in
-freezeg.run_layout, which checkpoint loading shares. Nothing in an existing run folder is
+freezeg.models.run_layout, which checkpoint loading shares. Nothing in an existing run folder is
 replaced unless the run resumes or --overwrite is given; --overwrite removes only the run's
 own entries, never other files a user put there.
 """
@@ -14,9 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from ..files import write_json
-from ..run_layout import (
+from ..models.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from ..models.run_layout import (
     BEST,
     CHECKPOINTS,
     LOG_FILE,
@@ -27,6 +26,7 @@ from ..run_layout import (
     periodic_checkpoints,
     step_file_name,
 )
+from ..utils.files import write_json
 
 log = logging.getLogger("freezeg")
 

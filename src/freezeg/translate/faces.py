@@ -14,37 +14,22 @@ the photo's full resolution.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..align import AlignedFace, Face, FaceDetector, align, ffhq_quad, find_faces, paste_back
+from ..align import AlignedFace, FaceDetector, align, ffhq_quad, find_faces, paste_back
 from ..data.images import ImageReadError, read_image
-from ..files import atomic_path
-from .inputs import InputItem, Inputs
+from ..utils.files import atomic_path
+from .inputs import InputItem, Inputs, PhotoFace
 
 log = logging.getLogger("freezeg")
 
 ALIGNED, PASTED = "aligned", "pasted"  # output folders: the crops that were projected, the pasted photos
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")  # pasted photos keep these formats; others become PNG
 JPEG_QUALITY = 95
-
-
-@dataclass(frozen=True)
-class PhotoFace:
-    """Which face of which photo an input is."""
-
-    photo: str  # the photo's output name (pasted/PHOTO)
-    index: int  # K in PHOTO_faceK: position among the detected faces, left to right
-    face: Face  # landmarks in the photo's pixel coordinates
-
-    def record(self, size: int) -> dict:
-        """What fidelity.json keeps about the face: enough to find it in the photo again."""
-        quad = ffhq_quad(self.face.landmarks)
-        return {"photo": self.photo, "index": self.index, "quad": np.round(quad, 2).tolist(), "size": size}
 
 
 def expand_faces(

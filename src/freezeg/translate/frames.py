@@ -13,11 +13,11 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from ..media import from_uint8
-from ..networks import Generator
-from ..project import Latent, load_latent
+from ..inversion.latents import Latent, load_latent
+from ..inversion.pipeline import Inversion
+from ..models.networks import Generator
+from ..utils.media import from_uint8
 from .inputs import fit_to_model
-from .inversion import Inversion
 
 log = logging.getLogger("freezeg")
 

@@ -5,19 +5,32 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import numpy as np
 
+from ..align.detect import Face
+from ..align.geometry import ffhq_quad
 from ..data.images import IMAGE_SUFFIXES, fit_square, read_image
 from ..inversion.pivotal import TUNING_SUFFIX  # tuning files travel with the latent file beside them
-from ..video import VIDEO_SUFFIXES
-
-if TYPE_CHECKING:
-    from .faces import PhotoFace
+from ..utils.video import VIDEO_SUFFIXES
 
 LATENT_SUFFIXES = (".pt", ".pth")
 KINDS = ("image", "latent", "video")
+
+
+@dataclass(frozen=True)
+class PhotoFace:
+    """Which face of which photo an input is."""
+
+    photo: str  # the photo's output name (pasted/PHOTO)
+    index: int  # K in PHOTO_faceK: position among the detected faces, left to right
+    face: Face  # landmarks in the photo's pixel coordinates
+
+    def record(self, size: int) -> dict:
+        """What fidelity.json keeps about the face: enough to find it in the photo again."""
+        quad = ffhq_quad(self.face.landmarks)
+        return {"photo": self.photo, "index": self.index, "quad": np.round(quad, 2).tolist(), "size": size}
 
 
 @dataclass

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..files import write_text
-from ..project import Latent
+from ..inversion.latents import Latent
+from ..utils.files import write_text
 from .inputs import InputItem
 
 log = logging.getLogger("freezeg")

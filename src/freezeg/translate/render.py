@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 
-from ..media import make_grid, to_uint8
-from ..networks import Generator
-from ..project import Latent, stack_latents
-
-if TYPE_CHECKING:
-    from ..inversion.pivotal import Tuning
-    from .style import StyleMix
+from ..inversion.latents import Latent, stack_latents
+from ..inversion.pivotal import Tuning
+from ..models.networks import Generator
+from ..utils.media import make_grid, to_uint8
+from .style import StyleMix, mix_styles
 
 RENDER_BATCH = 8  # images per synthesis call when only rendering
 
@@ -54,3 +50,20 @@ def flicker(frames: np.ndarray | list[np.ndarray]) -> float:
     if len(arr) < 2:
         return 0.0
     return float(np.abs(np.diff(arr, axis=0)).mean())
+
+
+@torch.no_grad()
+def mix_grid(g: Generator, contents: list[Latent], styles: list[Latent], mix_from: int, strength: float = 1.0) -> np.ndarray:
+    """A uint8 grid: top row the styles, left column the contents, each cell content rows
+    ws[:, :L] with the style's ws[:, L:] (blended by `strength`), rendered by g with the content's noise."""
+    if not contents or not styles:
+        raise ValueError("a mixing grid needs at least one content and one style")
+    style_images = render(g, styles)
+    content_images = render(g, contents)
+    style_ws = torch.stack([style.ws for style in styles])  # [C, num_ws, D]
+    tiles = [np.full((g.size, g.size, 3), 255, np.uint8), *style_images]
+    for r, content in enumerate(contents):
+        ws, noise = stack_latents([content] * len(styles), g)  # the content's noise in every cell
+        ws = mix_styles(ws, style_ws.to(ws.device), mix_from, strength)
+        tiles += [content_images[r], *to_uint8(g.synthesis(ws, noise=noise))]
+    return make_grid(np.stack(tiles), ncols=len(styles) + 1)

@@ -1,4 +1,4 @@
-"""FolderRun: inputs -> an output folder of latents, reconstructions, translations, panels and records.
+"""FolderTranslation: inputs -> an output folder of latents, reconstructions, translations, panels and records.
 
 Images are projected in batches, latent files only rendered, videos done frame by frame. Each
 batch's records are saved as soon as it is done, so a rerun skips finished inputs and reuses
@@ -15,17 +15,17 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..blend import check_compatible
 from ..data.images import ImageReadError
+from ..generate.blend import check_compatible
+from ..inversion.latents import Latent, load_latent, save_latent
+from ..inversion.pipeline import Inversion
 from ..inversion.pivotal import PivotalTuner, Tuning
-from ..media import from_uint8, save_image
-from ..networks import Generator
-from ..project import Latent, load_latent, save_latent
-from ..video import read_video, write_video
+from ..models.networks import Generator
+from ..utils.media import from_uint8, save_image
+from ..utils.video import read_video, write_video
 from .faces import ALIGNED, aligned_crop, paste_faces
 from .frames import fit_frames, mean_fidelity, project_frames
 from .inputs import InputItem, Inputs, read_target
-from .inversion import Inversion
 from .records import (
     DEFAULT_POOR_PSNR,
     LATENTS,
@@ -45,7 +45,7 @@ from .tuning import RunTuning, tuned_record
 log = logging.getLogger("freezeg")
 
 
-class FolderRun:
+class FolderTranslation:
     """Processes input items into an output folder: batches, resumption, records and summary."""
 
     def __init__(

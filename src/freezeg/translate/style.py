@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from ..interpolation import lerp
-from ..media import make_grid, to_uint8
-from ..networks import Generator
-from ..project import Latent, stack_latents
-from ..sampling import seed_latent, seed_noise
-from .render import render
+from ..generate.interpolation import lerp
+from ..generate.sampling import seed_latent, seed_noise
+from ..inversion.latents import Latent
+from ..inversion.pipeline import Inversion
+from ..models.networks import Generator
+from ..utils.media import from_uint8
+from .inputs import read_target
+
+log = logging.getLogger("freezeg")
 
 
 def layer_index(spec: str | int, g: Generator) -> int:
@@ -69,18 +74,10 @@ def seed_style(g: Generator, seed: int, truncation: float = 1.0) -> Latent:
     return Latent(ws=g.broadcast(w)[0].cpu(), noise=seed_noise(seed, g), space="w", meta={"seed": seed})
 
 
-@torch.no_grad()
-def mix_grid(g: Generator, contents: list[Latent], styles: list[Latent], mix_from: int, strength: float = 1.0) -> np.ndarray:
-    """A uint8 grid: top row the styles, left column the contents, each cell content rows
-    ws[:, :L] with the style's ws[:, L:] (blended by `strength`), rendered by g with the content's noise."""
-    if not contents or not styles:
-        raise ValueError("a mixing grid needs at least one content and one style")
-    style_images = render(g, styles)
-    content_images = render(g, contents)
-    style_ws = torch.stack([style.ws for style in styles])  # [C, num_ws, D]
-    tiles = [np.full((g.size, g.size, 3), 255, np.uint8), *style_images]
-    for r, content in enumerate(contents):
-        ws, noise = stack_latents([content] * len(styles), g)  # the content's noise in every cell
-        ws = mix_styles(ws, style_ws.to(ws.device), mix_from, strength)
-        tiles += [content_images[r], *to_uint8(g.synthesis(ws, noise=noise))]
-    return make_grid(np.stack(tiles), ncols=len(styles) + 1)
+def project_style_image(source: Generator, path: str | os.PathLike, inversion: Inversion, progress: bool = True) -> Latent:
+    """Project one style image with the source generator (for --style-image)."""
+    image, note = read_target(path, source.size)
+    if note:
+        log.info("%s", note)
+    latents, _ = inversion.project(source, from_uint8(image), progress, desc=f"projecting style {Path(path).name}")
+    return latents[0]

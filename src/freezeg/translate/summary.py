@@ -6,8 +6,8 @@ import html
 from pathlib import Path
 from typing import Any
 
-from ..files import write_text
-from ..video import FFMPEG_SUFFIXES
+from ..utils.files import write_text
+from ..utils.video import FFMPEG_SUFFIXES
 
 SUMMARY_FILE = "summary.html"
 

@@ -16,14 +16,14 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from ..inversion.latents import Latent
 from ..inversion.pivotal import PivotalTuner, Tuning, load_tuning, save_tuning, tuning_path
-from ..project import Latent
 
 log = logging.getLogger("freezeg")
 
 
 class RunTuning:
-    """A FolderRun's pivotal tuning: tune or reuse, and what the records say about it."""
+    """A FolderTranslation's pivotal tuning: tune or reuse, and what the records say about it."""
 
     def __init__(self, tuner: PivotalTuner, source_path: str | None = None):
         self.tuner = tuner

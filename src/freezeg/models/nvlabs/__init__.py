@@ -7,6 +7,6 @@
     exporter.py   our state dicts -> NVlabs-named state dicts and constructor arguments
     writer.py     NVlabs-layout pickles from state dicts (fixtures, benchmarks, refusal tests)
 
-Checkpoint loading (freezeg.checkpoint) uses the importer for every `.pkl`; nothing here
+Checkpoint loading (freezeg.models.checkpoint) uses the importer for every `.pkl`; nothing here
 imports the modules above it.
 """

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from .networks import Generator
+from ..models.networks import Generator
 
 
 def check_compatible(a: Generator, b: Generator, name_a: str = "source", name_b: str = "target") -> None:

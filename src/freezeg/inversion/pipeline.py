@@ -1,25 +1,21 @@
-"""How a translation run inverts its inputs with the source generator."""
+"""`Inversion`: how inputs are projected into a source generator (the recipe, its options, an encoder start).
+
+The app, `translate`, `sweep`, `bench` and the harness all invert through it."""
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
-from ..media import from_uint8
-from ..inversion.encoder import Encoder
-from ..inversion.recipes import Options, make_projector, recipe_of, warm_options
-from ..inversion.staged import StagedOptions
-from ..networks import Generator
-from ..project import Latent, LatentStats, Projector, latent_stats
-from .inputs import read_target
-
-log = logging.getLogger("freezeg")
+from ..models.networks import Generator
+from .encoder import Encoder
+from .latents import Latent, LatentStats, latent_stats
+from .projector import BaseProjector
+from .recipes import Options, make_projector, recipe_of, warm_options
+from .staged import StagedOptions
 
 
 @dataclass
@@ -31,7 +27,7 @@ class Inversion:
     starts from the encoder's guess and `options.steps` refine it (0: the guess as it is).
     """
 
-    distance: nn.Module  # freezeg.distances.make_distance(...)
+    distance: nn.Module  # freezeg.inversion.distances.make_distance(...)
     loss: str = "default"  # the distance's name, for records
     options: Options = field(default_factory=StagedOptions)
     batch: int = 8  # images optimised together
@@ -59,7 +55,7 @@ class Inversion:
         return {"recipe": self.recipe, "space": self.options.space, "steps": self.options.steps,
                 "init": None if self.encoder is None else self.encoder.path}
 
-    def projector(self, g: Generator, targets: torch.Tensor, init: list[Latent] | None = None) -> Projector:
+    def projector(self, g: Generator, targets: torch.Tensor, init: list[Latent] | None = None) -> BaseProjector:
         """A projector for a batch [B, 3, size, size], before its first step.
 
         `init` (one latent per target) warm-starts it for `warm_steps` steps (video frames);
@@ -75,10 +71,10 @@ class Inversion:
 
     def project(self, g: Generator, targets: torch.Tensor, progress: bool = True, desc: str = "projecting",
                 init: Latent | None = None,
-                callback: Callable[[Projector], bool | None] | None = None) -> tuple[list[Latent], torch.Tensor]:
+                callback: Callable[[BaseProjector], bool | None] | None = None) -> tuple[list[Latent], torch.Tensor]:
         """Project a batch [B, 3, size, size]; with `init`, warm-start from that latent (video frames).
 
-        `callback` is called after every step (see Projector.run); returning True stops early."""
+        `callback` is called after every step (see BaseProjector.run); returning True stops early."""
         proj = self.projector(g, targets, None if init is None else [init] * targets.shape[0])
         proj.run(progress, desc=desc, callback=callback)
         latents, images = proj.result(self.loss)
@@ -87,12 +83,3 @@ class Inversion:
             if self.encoder is not None:
                 latent.meta["init"] = self.encoder.path
         return latents, images
-
-
-def project_style_image(source: Generator, path: str | os.PathLike, inversion: Inversion, progress: bool = True) -> Latent:
-    """Project one style image with the source generator (for --style-image)."""
-    image, note = read_target(path, source.size)
-    if note:
-        log.info("%s", note)
-    latents, _ = inversion.project(source, from_uint8(image), progress, desc=f"projecting style {Path(path).name}")
-    return latents[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .networks import Generator
+from ..models.networks import Generator
 
 
 def seed_latent(seed: int, style_dim: int) -> torch.Tensor:

@@ -36,23 +36,24 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from .app.studio import RenderSettings, Studio
-from .checkpoint import load_checkpoint
-from .convert import convert
-from .freeze import FreezeSpec, apply_generator_freeze, trainable_parameters
-from .data.synthetic import write_domain
-from .distances import make_distance
-from .networks import Discriminator, Generator, ModelConfig
-from .inversion.pivotal import PivotalTuner, SharedBlocks, TuningOptions
-from .inversion.recipes import make_projector
-from .inversion.staged import StagedOptions
-from .nvlabs.exporter import nvlabs_state_dicts
-from .nvlabs.writer import snapshot, write_network_pickle
-from .project import Latent, ProjectionOptions, Projector, latent_stats
-from .train.loop import Trainer
-from .train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
-from .train.options import TrainOptions
-from .translate import Inversion
+from ..app.studio import RenderSettings, Studio
+from ..data.synthetic import write_domain
+from ..inversion.distances import make_distance
+from ..inversion.latents import Latent, latent_stats
+from ..inversion.pipeline import Inversion
+from ..inversion.pivotal import PivotalTuner, SharedBlocks, TuningOptions
+from ..inversion.recipes import make_projector
+from ..inversion.staged import StagedOptions
+from ..inversion.stylegan2 import ProjectionOptions, Projector
+from ..models.checkpoint import load_checkpoint
+from ..models.convert import convert
+from ..models.freeze import FreezeSpec, apply_generator_freeze, trainable_parameters
+from ..models.networks import Discriminator, Generator, ModelConfig
+from ..models.nvlabs.exporter import nvlabs_state_dicts
+from ..models.nvlabs.writer import snapshot, write_network_pickle
+from ..train.loop import Trainer
+from ..train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
+from ..train.options import TrainOptions
 
 DEFAULT_THREADS = 2
 DEFAULT_REPEAT = 5
@@ -191,7 +192,7 @@ class PixelMSE(nn.Module):
 
 
 def projection_step(config: ModelConfig, batch: int, device: torch.device) -> Step:
-    """One W+ projection step of `batch` images at once (freezeg.project.Projector): pixel MSE
+    """One W+ projection step of `batch` images at once (freezeg.inversion.stylegan2.Projector): pixel MSE
     + the noise penalty, Adam on the per-layer latents and the noise maps; G gets no gradient."""
     g, _ = _models(config, device, with_d=False)
     g.eval().requires_grad_(False)
@@ -323,8 +324,8 @@ ASTRONAUT = ("scikit-image", "skimage/data/astronaut.png")  # a real photo with 
 
 def alignment_missing() -> str | None:
     """What `align_1mp` lacks here: the [align] extra, or scikit-image's photo."""
-    from .align.dlib_detector import EXTRA, LANDMARK_MODEL, MODELS
-    from .packaged import package_file
+    from ..align.dlib_detector import EXTRA, LANDMARK_MODEL, MODELS
+    from ..utils.packaged import package_file
 
     if importlib.util.find_spec("dlib") is None or package_file(MODELS, LANDMARK_MODEL) is None:
         return f"needs {EXTRA}"
@@ -336,9 +337,9 @@ def alignment_missing() -> str | None:
 def face_alignment(side: int, crop: int, device: torch.device) -> Step:
     """Detect, landmark and FFHQ-align the face of a side x side photo: scikit-image's astronaut
     (512 px) enlarged with Lanczos, into a crop x crop aligned face (freezeg.align.find_faces)."""
-    from .align import find_faces, make_detector
-    from .data.images import read_image
-    from .packaged import package_file
+    from ..align import find_faces, make_detector
+    from ..data.images import read_image
+    from ..utils.packaged import package_file
 
     photo = np.asarray(Image.fromarray(read_image(package_file(*ASTRONAUT))).resize((side, side), Image.LANCZOS))
     detector = make_detector()
@@ -449,7 +450,7 @@ def time_workload(name: str, device: torch.device, threads: int, repeat: int, wa
 def run_isolated(name: str, device: torch.device, threads: int, repeat: int, warmup: int) -> dict:
     """`time_workload` in a fresh Python process, so that its memory peak is its own."""
     request = json.dumps({"name": name, "device": str(device), "threads": threads, "repeat": repeat, "warmup": warmup})
-    proc = subprocess.run([sys.executable, "-m", "freezeg.bench", request], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "freezeg.benchmarks.bench", request], capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]

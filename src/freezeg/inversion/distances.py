@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .metrics.fidelity import ms_ssim
+from ..metrics.fidelity import ms_ssim
 
 MS_SSIM_SHARE = 0.1  # weight of (1 - MS-SSIM) in the default distance (L1 gets the rest)
 PERCEPTUAL_MAX_SIDE = 256  # larger images are area-downsampled before LPIPS (as rosinality's projector)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..models.networks import Generator
+from ..utils.media import make_grid, to_uint8
 from .blend import check_compatible
 from .interpolation import loop_path
-from .media import make_grid, to_uint8
-from .networks import Generator
 from .sampling import seed_latent, seed_noise
 
 

@@ -22,8 +22,8 @@ from typing import Iterable
 
 from torch import nn
 
+from ..utils.ranges import int_range
 from .networks import Discriminator, Generator, ModelConfig
-from .ranges import int_range
 
 
 @dataclass

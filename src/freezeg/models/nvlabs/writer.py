@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..files import atomic_path
+from ...utils.files import atomic_path
 from ..networks import ModelConfig
 from .records import EasyDict, PersistentRecord, module_state
 
@@ -44,7 +44,7 @@ class NetworkWriter:
         self.sd = dict(sd)
         self.sg3 = repository == "stylegan3"
         self.num_fp16_res = num_fp16_res  # float16 on the top N resolutions: only a flag in the records
-        self.module_src = f"# {REPOSITORIES[repository]}: written by freezeg.nvlabs.writer (state only, no code)\n"
+        self.module_src = f"# {REPOSITORIES[repository]}: written by freezeg.models.nvlabs.writer (state only, no code)\n"
 
     def record(self, class_name: str, prefix: str, modules: dict | None = None, init: dict | None = None, **attrs) -> PersistentRecord:
         """A module record whose tensors are the state-dict entries named `prefix` + one more part."""

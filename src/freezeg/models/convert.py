@@ -12,7 +12,14 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from .checkpoint import Checkpoint, CheckpointError, atomic_torch_save, build_discriminator, build_generator, save_checkpoint
+from .checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    atomic_torch_save,
+    build_discriminator,
+    build_generator,
+    save_checkpoint,
+)
 from .networks import ModelConfig
 from .nvlabs.exporter import constructor_kwargs, nvlabs_state_dict
 from .nvlabs.importer import NVLABS_STATE_DICTS

@@ -1,0 +1,1 @@
+"""Small utilities every layer uses: atomic files, images and videos, packaged data files, ranges, devices."""
