@@ -15,8 +15,9 @@ from freezeg import Discriminator, FreezeSpec, Generator, ModelConfig, load_chec
 from freezeg.cli import main
 from freezeg.data.synthetic import write_domain
 from freezeg.models.freeze import apply_discriminator_freeze, apply_generator_freeze
-from freezeg.train import loop
-from freezeg.train.loop import StopRequested, Trainer
+from freezeg.train import losses
+from freezeg.train.loop import Trainer
+from freezeg.train.signals import StopRequested
 from freezeg.train.options import TrainOptions
 
 TINY = ModelConfig(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
@@ -133,7 +134,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, cartoons, monkeypatch):
     def iteration_then_signal():
         ok = real_iteration()
         if trainer.state.step == 3:
-            trainer._stop.set()  # what the SIGTERM handler does
+            trainer.stop.requested.set()  # what the SIGTERM handler does
         return ok
 
     monkeypatch.setattr(trainer, "iteration", iteration_then_signal)
@@ -155,7 +156,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, cartoons, monkeypatch):
 
 def test_non_finite_steps_are_skipped_then_the_last_checkpoint_is_reloaded_at_a_lower_lr(tmp_path, cartoons, monkeypatch, caplog):
     calls = {"n": 0}
-    real_loss = loop.g_nonsaturating_loss
+    real_loss = losses.g_nonsaturating_loss
 
     def sometimes_nan(logits):
         calls["n"] += 1
@@ -163,10 +164,10 @@ def test_non_finite_steps_are_skipped_then_the_last_checkpoint_is_reloaded_at_a_
         # G steps 4 and 6..8 (1-based) blow up: one isolated skip, then a streak of three.
         return loss * float("nan") if calls["n"] in (4, 6, 7, 8) else loss
 
-    monkeypatch.setattr(loop, "g_nonsaturating_loss", sometimes_nan)
+    monkeypatch.setattr(losses, "g_nonsaturating_loss", sometimes_nan)
     trainer = Trainer(options(tmp_path, cartoons, steps=8, ckpt_every=4, nan_patience=3))
     trainer.train()
-    assert trainer.state.recoveries == 1 and trainer.state.lr_scale == 0.5
+    assert trainer.guard.recoveries == 1 and trainer.guard.lr_scale == 0.5
     assert "reloading" in caplog.text and "update skipped" in caplog.text
     for step in (0, 4, 8):
         ckpt = final(tmp_path, step) if step != 0 else None
@@ -353,7 +354,7 @@ def test_bfloat16_autocast_trains_with_float32_weights(tmp_path, cartoons, sourc
     trainer = Trainer(options(tmp_path, cartoons, source=str(source_ckpt), freeze=FreezeSpec(g_top_blocks=2),
                               amp=True, steps=2, g_reg_every=1, sample_seeds=0))
     trainer.train()
-    assert trainer.state.bad_streak == 0 and trainer.state.mean_path_length > 0
+    assert trainer.guard.bad_streak == 0 and trainer.loss.mean_path_length > 0
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in trainer.g.parameters())
 
 

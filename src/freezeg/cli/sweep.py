@@ -7,11 +7,10 @@ import logging
 
 from ..models.checkpoint import load_generator
 from ..sweep import SweepPlan, format_table, parse_levels, run_sweep, settings_grid
-from ..train.loop import StopRequested
+from ..train.signals import StopRequested
 from ..train.options import TrainOptions
 from ..utils.devices import resolve_device
-from .common import add_common
-from .project import _add_inversion, _inversion
+from .common import add_common, add_inversion, make_inversion
 from .train import EXIT_STOPPED, add_training_groups, given_options
 
 log = logging.getLogger("freezeg")
@@ -55,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                       "(default: $FREEZEG_INCEPTION, then the torch hub cache; else not computed)")
     m.add_argument("--lpips-vgg", metavar="PATH", help="LPIPS VGG16 weights (default: $FREEZEG_LPIPS_VGG, the hub cache)")
     m.add_argument("--lpips-lin", metavar="PATH", help="LPIPS linear layers (default: $FREEZEG_LPIPS_LIN, the lpips package)")
-    _add_inversion(p, prefix="project-")
+    add_inversion(p, prefix="project-")
     add_training_groups(p)
     add_common(p)
     p.set_defaults(func=run_sweep_command)
@@ -73,7 +72,7 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
         device = resolve_device(args.device)
         # An --project-init encoder is checked against the source it will start projections in.
         source = load_generator(args.source, device=device).eval() if args.project_init else None
-        inversion = _inversion(args, device, source, prefix="project-")
+        inversion = make_inversion(args, device, source, prefix="project-")
     return SweepPlan(data=args.data, source=args.source, out=args.out, settings=settings, train=train, n=args.n,
                      kid_subset_size=args.kid_subset_size, structure_seeds=args.structure_seeds,
                      grid_seeds=args.grid_seeds, pairs=tuple(args.pairs) if args.pairs else None, inversion=inversion,

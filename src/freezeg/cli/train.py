@@ -10,7 +10,9 @@ import logging
 from dataclasses import fields
 
 from ..train import distributed as ddp
-from ..train.loop import StopRequested, Trainer, TrainingDiverged
+from ..train.loop import Trainer
+from ..train.recovery import TrainingDiverged
+from ..train.signals import StopRequested
 from ..train.options import TrainOptions, parse_channels
 from ..train.run import RunFolder
 from ..utils.devices import resolve_device

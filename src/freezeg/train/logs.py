@@ -15,8 +15,11 @@ import os
 import socket
 import struct
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+
+import torch
 
 from ..utils.files import atomic_path
 
@@ -161,3 +164,43 @@ def _format(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+def duration(seconds: float) -> str:
+    """H:MM:SS for progress lines."""
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@dataclass
+class IntervalStats:
+    """Sums for the averages printed and logged every `log_every` iterations.
+
+    Values stay tensors until `means()`, so logging adds no device synchronisation per step;
+    non-finite values (from skipped updates) are left out of the averages.
+    """
+
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    counts: dict[str, torch.Tensor] = field(default_factory=dict)
+    skipped: int = 0
+    start: float = field(default_factory=time.perf_counter)
+    images: int = 0
+
+    def add(self, name: str, value: torch.Tensor) -> None:
+        v = value.detach().float().reshape(())
+        finite = torch.isfinite(v)
+        self.sums[name] = self.sums.get(name, 0) + torch.where(finite, v, torch.zeros_like(v))
+        self.counts[name] = self.counts.get(name, 0) + finite.float()
+
+    def means(self) -> dict[str, float]:
+        out = {}
+        for k, total in self.sums.items():
+            n = float(self.counts[k])
+            out[k] = float(total) / n if n else float("nan")
+        return out
+
+    def row(self, step: int, batch: int) -> dict[str, float]:
+        """The interval's log row so far: step, kimg, seconds, images/s and the averages."""
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        return {"step": step, "kimg": step * batch / 1000, "seconds": elapsed,
+                "images_per_s": self.images / elapsed, **self.means()}
