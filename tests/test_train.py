@@ -17,8 +17,8 @@ from freezeg.data.synthetic import write_domain
 from freezeg.models.freeze import apply_discriminator_freeze, apply_generator_freeze
 from freezeg.train import losses
 from freezeg.train.loop import Trainer
-from freezeg.train.signals import StopRequested
 from freezeg.train.options import TrainOptions
+from freezeg.train.signals import StopRequested
 
 TINY = ModelConfig(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
 
@@ -231,7 +231,6 @@ def _finetune_argv(tmp_path, cartoons, source, *extra):
     (["--size", "32"], "the checkpoint is a 16px model, but --size is 32"),
     (["--augment", "maybe"], "--augment: expected ada"),
     (["--batch", "0"], "--batch must be at least 1"),
-    (["--amp"], "--amp needs a CUDA device"),
 ])
 def test_bad_finetune_settings_are_one_line_errors(tmp_path, cartoons, source_ckpt, capsys, extra, match):
     assert main([*_finetune_argv(tmp_path, cartoons, source_ckpt), *extra]) == 2
@@ -350,10 +349,11 @@ def test_a_killed_cli_run_resumes_to_the_uninterrupted_weights(tmp_path, cartoon
 
 
 def test_bfloat16_autocast_trains_with_float32_weights(tmp_path, cartoons, source_ckpt):
-    """--amp is CUDA-only in the CLI; the same autocast path runs on CPU here."""
+    """bf16 runs on any device (natively or emulated); weights, EMA and the penalties stay float32."""
     trainer = Trainer(options(tmp_path, cartoons, source=str(source_ckpt), freeze=FreezeSpec(g_top_blocks=2),
-                              amp=True, steps=2, g_reg_every=1, sample_seeds=0))
+                              precision="bf16", steps=2, g_reg_every=1, sample_seeds=0))
     trainer.train()
+    assert final(tmp_path).meta["precision"] == "bf16"
     assert trainer.guard.bad_streak == 0 and trainer.loss.mean_path_length > 0
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in trainer.g.parameters())
 
@@ -369,3 +369,31 @@ def test_best_checkpoint_is_the_lowest_swd_so_far(tmp_path, cartoons, source_ckp
     assert best.step == min(scores, key=scores.get)
     rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
     assert float(rows[-1]["swd"]) == pytest.approx(scores[6], rel=1e-5)
+
+
+def test_amp_is_bf16_and_runs_from_before_precision_resume_as_they_trained(tmp_path, cartoons, source_ckpt):
+    from freezeg.cli import build_parser
+    from freezeg.cli.train import options_from_args
+
+    args = build_parser().parse_args([*_finetune_argv(tmp_path, cartoons, source_ckpt), "--amp"])
+    assert options_from_args(args).precision == "bf16"
+    args = build_parser().parse_args(_finetune_argv(tmp_path, cartoons, source_ckpt))
+    assert options_from_args(args).precision == "auto"
+    old = options(tmp_path, cartoons).to_dict()
+    del old["precision"]
+    assert TrainOptions.from_dict(old).precision == "fp32"
+    assert TrainOptions.from_dict({**old, "amp": True}).precision == "bf16"
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    from freezeg.utils import precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    assert precision.resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    assert precision.resolve_precision("auto", cpu) == "bf16"
+    assert precision.resolve_precision("fp32", cpu) == "fp32"
+    assert precision.resolve_precision("auto", torch.device("mps")) == "fp32"
+    with pytest.raises(ValueError, match="--precision must be one of auto, bf16, fp32"):
+        precision.resolve_precision("fp16", cpu)

@@ -11,11 +11,12 @@ from dataclasses import fields
 
 from ..train import distributed as ddp
 from ..train.loop import Trainer
-from ..train.recovery import TrainingDiverged
-from ..train.signals import StopRequested
 from ..train.options import TrainOptions, parse_channels
+from ..train.recovery import TrainingDiverged
 from ..train.run import RunFolder
+from ..train.signals import StopRequested
 from ..utils.devices import resolve_device
+from ..utils.precision import add_precision_argument
 from .common import add_common
 from .inspect import add_freeze_options, freeze_spec_from_args
 
@@ -24,7 +25,7 @@ log = logging.getLogger("freezeg")
 EXIT_STOPPED = 130
 _DEFAULTS = {f.name: f.default for f in fields(TrainOptions) if not callable(f.default)}
 # Options a resumed run may change; everything else comes from the run's run.json.
-RESUMABLE = ("steps", "device", "ckpt_every", "sample_every", "log_every", "keep", "nan_patience", "eval_images")
+RESUMABLE = ("steps", "device", "precision", "ckpt_every", "sample_every", "log_every", "keep", "nan_patience", "eval_images")
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -67,7 +68,7 @@ def add_training_groups(p: argparse.ArgumentParser) -> None:
     g.add_argument("--log-every", type=int, help=f"log interval (default {_DEFAULTS['log_every']})")
     g.add_argument("--nan-patience", type=int,
                    help=f"non-finite iterations in a row before reloading the last checkpoint (default {_DEFAULTS['nan_patience']})")
-    g.add_argument("--amp", action="store_true", default=None, help="bfloat16 autocast (CUDA only)")
+    add_precision_argument(g)
     g.add_argument("--cache-dir", help="where decoded datasets are cached (default runs/cache)")
 
 
@@ -130,8 +131,6 @@ def given_options(args: argparse.Namespace) -> dict:
 
 def run_train(args: argparse.Namespace) -> int:
     options = options_from_args(args)
-    if options.amp and resolve_device(options.device).type != "cuda":
-        raise ValueError("--amp needs a CUDA device (bfloat16 autocast); leave it off on CPU and MPS")
     info = ddp.init_from_env(resolve_device(options.device).type)
     if not info.is_main:
         logging.getLogger("freezeg").setLevel(logging.WARNING)

@@ -38,7 +38,7 @@ def train_state(mean_path_length: float, guard: NonFiniteGuard, best_swd: float 
 
 
 def checkpoint_meta(options: TrainOptions, step: int, dataset_fingerprint: str, dataset_images: int,
-                    world_size: int, state: dict) -> dict:
+                    world_size: int, state: dict, precision: str) -> dict:
     """freezeg's metadata of a training checkpoint at `step` (see DESIGN.md, Checkpoints)."""
     return {
         "step": step,
@@ -49,5 +49,6 @@ def checkpoint_meta(options: TrainOptions, step: int, dataset_fingerprint: str, 
         "world_size": world_size,
         "rng": RNG_SCHEME,
         "optimizer_layout": OPTIMIZER_LAYOUT,
+        "precision": precision,  # what the networks computed in ('bf16' or 'fp32'); weights are float32
         "train_state": state,
     }

@@ -16,7 +16,6 @@ recoveries) is in the checkpoint.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from ..models.checkpoint import Checkpoint, build_discriminator, build_generator
 from ..models.freeze import apply_discriminator_freeze, apply_generator_freeze, trainable_parameters
 from ..models.networks import Discriminator, Generator, ModelConfig
 from ..utils.devices import resolve_device
+from ..utils.precision import autocast_factory, resolve_precision
 from . import distributed as ddp
 from .augment import AdaptiveAugment, parse_augment
 from .batches import EpochSampler, step_seed
@@ -70,6 +70,7 @@ class Trainer:
         if device.type == "cuda" and self.info.distributed:
             device = torch.device("cuda", self.info.local_rank)
         self.device = device
+        self.precision = resolve_precision(options.precision, device)  # what `auto` means here: bf16 or fp32
         if options.batch % self.info.world_size:
             raise ValueError(f"--batch {options.batch} must be divisible by the number of processes ({self.info.world_size})")
         if options.deterministic:
@@ -206,7 +207,8 @@ class Trainer:
             self.augment.adjust_kimg = o.ada_kimg
             self.augment.to(self.device)
         mean_path_length = self.loss.mean_path_length if getattr(self, "loss", None) is not None else 0.0
-        self.loss = StyleGAN2Loss(self.g, self.d, o, self.augment, self.d_params, self.info, self._autocast)
+        self.loss = StyleGAN2Loss(self.g, self.d, o, self.augment, self.d_params, self.info,
+                                  autocast_factory(self.precision, self.device))
         self.loss.mean_path_length = mean_path_length
 
     def _set_lr(self) -> None:
@@ -237,11 +239,6 @@ class Trainer:
         for p in g.parameters():
             p.requires_grad_(False)
         return g
-
-    def _autocast(self):
-        if self.options.amp:
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     # ------------------------------------------------------------------ one iteration
     def _update(self, phase: str, real: torch.Tensor) -> bool:
@@ -354,7 +351,7 @@ class Trainer:
     def checkpoint_meta(self) -> dict:
         state = train_state(self.loss.mean_path_length, self.guard, self.state.best_swd, self.augment)
         return checkpoint_meta(self.options, self.state.step, self.dataset.fingerprint, len(self.dataset),
-                               self.info.world_size, state)
+                               self.info.world_size, state, self.precision)
 
     def save_checkpoint(self, evaluate: bool = True) -> None:
         """Write step-N.pt (rosinality train layout + metadata) on rank 0 and prune old ones.

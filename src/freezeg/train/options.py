@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 
 from ..models.freeze import FreezeSpec
+from ..utils.precision import PRECISIONS
 
 
 @dataclass
@@ -60,7 +61,7 @@ class TrainOptions:
     eval_images: int = 1000  # SWD of g_ema vs the data at each checkpoint, for best.pt (0: off)
     sample_seeds: int = 16  # fixed latents in sample grids
     nan_patience: int = 3  # consecutive non-finite steps before reloading the last checkpoint
-    amp: bool = False  # bfloat16 autocast of the networks (CUDA)
+    precision: str = "auto"  # auto | bf16 | fp32 (freezeg.utils.precision); the resolved one is in checkpoints
     device: str = "auto"
     cache_dir: str | None = None
 
@@ -83,6 +84,8 @@ class TrainOptions:
             raise ValueError("--ema-kimg must be >= 0 and --ema-rampup > 0")
         if self.r1_gamma < 0 or self.path_weight < 0:
             raise ValueError("--r1 and --path-reg weights must be >= 0")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -95,6 +98,8 @@ class TrainOptions:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainOptions":
         d = dict(d)
+        if "precision" not in d:  # run.json before --precision: `amp` (bf16) or float32
+            d["precision"] = "bf16" if d.get("amp") else "fp32"
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
         d["freeze"] = FreezeSpec.from_dict(d.get("freeze"))
