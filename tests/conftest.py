@@ -1,24 +1,21 @@
-"""Shared fixtures: the rosinality reference vectors and tiny model configs."""
+"""Shared fixtures: the rosinality reference vectors, tiny model configs and checkpoints.
+
+Plain helpers (paths, functions) live in helpers.py.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from freezeg import Discriminator, Generator, ModelConfig
-
-REFERENCE = Path(__file__).parent / "reference"
+from freezeg import Discriminator, Generator, ModelConfig, save_checkpoint
+from helpers import REFERENCE, load_ref
 
 # Tests run tiny models: one intra-op thread is as fast, and it keeps timings sane when the
 # cores are shared (OpenMP's spinning threads slow tiny convolutions 100-fold under load).
 torch.set_num_threads(1)
-
-
-def load_ref(name: str):
-    return torch.load(REFERENCE / f"{name}.pt", weights_only=True)
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +43,11 @@ def ref_d(ref_config) -> Discriminator:
 def tiny_config() -> ModelConfig:
     """A 16px model small enough for fast CPU tests."""
     return ModelConfig(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
+
+
+@pytest.fixture()
+def pair(tmp_path, tiny_config):
+    """(source, target) checkpoint paths of two different tiny generators."""
+    torch.manual_seed(1)
+    src, tgt = Generator(tiny_config), Generator(tiny_config)
+    return str(save_checkpoint(tmp_path / "src.pt", g_ema=src)), str(save_checkpoint(tmp_path / "tgt.pt", g_ema=tgt))

@@ -5,36 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from freezeg.align import AlignedFace, Face, align, detect_faces, feathered_mask, ffhq_quad, find_faces, paste_back
-from freezeg.align.geometry import EYE_LEFT, EYE_RIGHT, MOUTH_LEFT, MOUTH_RIGHT, quad_side
-
-
-def landmarks(eye_left, eye_right, mouth_left, mouth_right) -> np.ndarray:
-    """68 points whose eye centres and outer mouth corners are the given ones (the rest: the centroid).
-
-    The six points of each eye lie on a small hexagon around its centre, so the mean is exact
-    and the points differ, as a detector's would.
-    """
-    pts = np.tile(np.mean([eye_left, eye_right, mouth_left, mouth_right], axis=0), (68, 1)).astype(np.float64)
-    ring = 2.0 * np.stack([np.cos(np.arange(6) * np.pi / 3), np.sin(np.arange(6) * np.pi / 3)], 1)
-    pts[EYE_LEFT] = np.asarray(eye_left) + ring
-    pts[EYE_RIGHT] = np.asarray(eye_right) + ring
-    pts[MOUTH_LEFT], pts[MOUTH_RIGHT] = mouth_left, mouth_right
-    return pts
+from freezeg.align import AlignedFace, align, detect_faces, feathered_mask, ffhq_quad, find_faces, paste_back
+from freezeg.align.geometry import quad_side
+from helpers import UPRIGHT, face_of, landmarks
 
 
 def rotate(points, angle_degrees, centre):
     a = math.radians(angle_degrees)
     r = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
     return (np.asarray(points, dtype=np.float64) - centre) @ r.T + centre
-
-
-UPRIGHT = landmarks((40, 50), (60, 50), (42, 80), (58, 80))
-
-
-def face_of(points) -> Face:
-    p = np.asarray(points)
-    return Face((p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()), p)
 
 
 def test_quad_of_an_upright_face_worked_by_hand():

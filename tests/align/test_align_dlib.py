@@ -76,8 +76,8 @@ def test_a_huge_photo_is_searched_downscaled_and_aligned_at_full_resolution():
 
 @pytest.mark.slow
 def test_translate_a_real_photo_from_the_command_line(tmp_path, caplog):
-    from conftest import REFERENCE
     from freezeg.cli import main
+    from helpers import REFERENCE
 
     ckpt = str(REFERENCE / "checkpoint_convert_format.pt")  # a 32 px model: the pipeline, not the looks
     selfie = tmp_path / "selfie.jpg"

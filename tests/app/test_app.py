@@ -23,8 +23,7 @@ from freezeg.inversion.stylegan2 import ProjectionOptions
 from freezeg.translate import mix_styles, render
 from freezeg.utils.media import to_uint8
 from freezeg.utils.video import read_video
-from test_align import UPRIGHT, face_of
-from test_translate_faces import FacesByShape
+from helpers import UPRIGHT, FacesByShape, face_of
 
 STEPS = 8
 
@@ -301,7 +300,7 @@ def test_serve_without_gradio_says_how_to_get_it(tmp_path, models, monkeypatch, 
 
 
 # ---------------------------------------------------------------- Align faces and paste-back
-# A stand-in detector reports given landmarks (as tests/test_translate_faces.py), so no dlib is needed.
+# A stand-in detector reports given landmarks (as tests/translate/test_translate_faces.py), so no dlib is needed.
 SMALL_FACE, LARGE_FACE = face_of(UPRIGHT * 0.4 + (10, 30)), face_of(UPRIGHT * 0.6 + (150, 20))
 
 

@@ -30,6 +30,8 @@ EXPECTED = [
     "serve_rerender_256",
     "serve_reblend_256",
     "align_1mp",
+    "conv3x3_512_64_b4",
+    "conv3x3_256_64_b8",
 ]
 
 
@@ -129,3 +131,14 @@ def test_alignment_workload_names_what_it_lacks(monkeypatch):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "dlib" else real_find_spec(name, *a))
     assert bench.alignment_missing() == "needs pip install 'freezeg[align]'"
+
+
+def test_bench_compares_precisions_side_by_side(capsys):
+    argv = ["bench", "--json", "--only", "conv3x3_256_64_b8", "--repeat", "1", "--warmup", "0", "--device", "cpu",
+            "--threads", "1", "--precision", "both"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["fp32"]["meta"]["precision"] == "fp32" and result["bf16"]["meta"]["precision"] == "bf16"
+    assert result["fp32"]["conv3x3_256_64_b8"] > 0 and result["bf16"]["conv3x3_256_64_b8"] > 0
+    table = bench.format_comparison(result["fp32"], result["bf16"])
+    assert "conv3x3_256_64_b8" in table.splitlines()[-1] and table.rstrip().endswith("x")

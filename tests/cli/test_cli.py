@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REFERENCE
 from freezeg.cli import main
+from helpers import REFERENCE
 
 CONVERT = str(REFERENCE / "checkpoint_convert_format.pt")
 TRAIN = str(REFERENCE / "checkpoint_train_format.pt")

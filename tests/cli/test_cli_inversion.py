@@ -12,8 +12,7 @@ from freezeg.cli import main
 from freezeg.inversion.latents import load_latent
 from freezeg.inversion.pivotal import load_tuning, shared_blocks
 from freezeg.utils.media import to_uint8
-from test_pivotal import finetuned
-from test_project import trained_like
+from helpers import finetuned, trained_like
 
 QUICK = ["--steps", "6", "--device", "cpu", "-q"]
 

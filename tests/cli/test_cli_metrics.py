@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REFERENCE
 from freezeg.cli import main
 from freezeg.data.synthetic import render_pairs, write_domain
+from helpers import REFERENCE
 
 CKPT = str(REFERENCE / "checkpoint_convert_format.pt")  # a 32px generator
 
@@ -95,10 +95,10 @@ def test_structure_of_paired_folders(paired, capsys):
 
 
 def test_lpips_of_paired_folders_with_weight_files(paired, workdir, capsys):
-    from test_lpips import _lin_state, _vgg_state
+    from helpers import lpips_lin_state, lpips_vgg_state
 
-    torch.save(_vgg_state(), workdir / "vgg.pth")
-    torch.save(_lin_state(), workdir / "lin.pth")
+    torch.save(lpips_vgg_state(), workdir / "vgg.pth")
+    torch.save(lpips_lin_state(), workdir / "lin.pth")
     src, out = paired
     weights = ["--lpips-vgg", "vgg.pth", "--lpips-lin", "lin.pth"]
     assert main(["metrics", "lpips", str(src), str(src), *weights, "--json"]) == 0

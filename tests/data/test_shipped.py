@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,8 +12,7 @@ from freezeg import load_checkpoint, load_generator
 from freezeg.data.synthetic import DEMO_SOURCE, make_images
 from freezeg.generate.sampling import seeded_images
 from freezeg.models.networks import ModelConfig
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
 
 
 @pytest.fixture(scope="module")

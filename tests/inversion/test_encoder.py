@@ -7,7 +7,7 @@ import torch
 from freezeg import Generator, ModelConfig
 from freezeg.inversion.encoder import Encoder, EncoderConfig, load_encoder, read_encoder_file
 from freezeg.inversion.encoder_training import EncoderTrainingOptions, augment, sample_latents, train_encoder
-from test_project import trained_like
+from helpers import trained_like
 
 
 def test_encoder_predicts_ws_and_noise_maps(tiny_config):

@@ -10,7 +10,7 @@ from freezeg.inversion.projector import BaseProjector
 from freezeg.inversion.recipes import make_projector, recipe_of, recipe_options, warm_options
 from freezeg.inversion.staged import StagedOptions, StagedProjector, best_starts, staged_learning_rate
 from freezeg.inversion.stylegan2 import ProjectionOptions, Projector
-from test_project import generated, trained_like
+from helpers import generated, trained_like
 
 
 def test_best_start_is_the_candidate_that_made_the_image(tiny_config):

@@ -17,19 +17,7 @@ from freezeg.inversion.pivotal import (
     shared_blocks,
     tuning_path,
 )
-from test_project import trained_like
-
-
-def finetuned(source: Generator, top_blocks: int = 1, seed: int = 3) -> Generator:
-    """A stand-in FreezeG fine-tune: the top blocks changed, everything below bit-identical."""
-    target = copy.deepcopy(source)
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for block in target.blocks()[-top_blocks:]:
-            for m in block.modules():
-                for p in m.parameters():
-                    p.add_(0.1 * torch.randn_like(p))
-    return target
+from helpers import finetuned, trained_like
 
 
 def off_manifold(g: Generator) -> torch.Tensor:

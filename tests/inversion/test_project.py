@@ -5,36 +5,12 @@ import pytest
 import torch
 
 from freezeg import Generator, ModelConfig
-from freezeg.generate.sampling import seed_latent, seed_noise
 from freezeg.inversion.distances import make_distance
 from freezeg.inversion.latents import Latent, latent_stats, load_latent, save_latent
 from freezeg.inversion.projector import noise_regularization
 from freezeg.inversion.recipes import project_images
 from freezeg.inversion.stylegan2 import ProjectionOptions, Projector, learning_rate
-from freezeg.models.layers import NoiseInjection
-from freezeg.utils.media import from_uint8, to_uint8
-
-
-def trained_like(config: ModelConfig) -> Generator:
-    """A tiny generator that behaves like a trained one where projection cares: its images stay
-    inside [-1, 1] (toRGB scaled down) and its noise inputs matter (non-zero strengths)."""
-    torch.manual_seed(0)
-    g = Generator(config).eval()
-    with torch.no_grad():
-        for m in g.modules():
-            if isinstance(m, NoiseInjection):
-                m.weight.fill_(0.05)
-        for rgb in [g.to_rgb1, *g.to_rgbs]:
-            rgb.conv.weight.mul_(0.4)
-    return g
-
-
-def generated(g: Generator, seeds: list[int], truncation: float = 0.7) -> torch.Tensor:
-    """Images g made from seeds (with their own noise), quantised to 8 bits as if saved to PNG."""
-    z = torch.cat([seed_latent(s, g.style_dim) for s in seeds])
-    noise = [torch.cat(maps) for maps in zip(*(seed_noise(s, g) for s in seeds))]
-    with torch.no_grad():
-        return from_uint8(to_uint8(g(z, truncation=truncation, noise=noise)))
+from helpers import generated, trained_like
 
 
 def test_learning_rate_warms_up_holds_and_ramps_down():

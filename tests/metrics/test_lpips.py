@@ -7,39 +7,14 @@ import torch
 import torch.nn.functional as F
 
 from freezeg.metrics.lpips import LPIPS, load_lpips
-
-CONVS = [(3, 64), (64, 64), "M", (64, 128), (128, 128), "M", (128, 256), (256, 256), (256, 256), "M",
-         (256, 512), (512, 512), (512, 512), "M", (512, 512), (512, 512), (512, 512)]  # VGG16 "D" to relu5_3
-
-
-def _vgg_state(seed=0):
-    """A torchvision-layout VGG16 state dict (features.N for the conv at index N, plus a classifier)."""
-    gen = torch.Generator().manual_seed(seed)
-    state, index = {}, 0
-    for item in CONVS:
-        if item == "M":
-            index += 1
-            continue
-        cin, cout = item
-        state[f"features.{index}.weight"] = torch.randn(cout, cin, 3, 3, generator=gen) * (2 / (9 * cin)) ** 0.5
-        state[f"features.{index}.bias"] = torch.randn(cout, generator=gen) * 0.1
-        index += 2  # conv, ReLU
-    state["classifier.6.weight"] = torch.zeros(1000, 4096)  # torchvision's file also holds the classifier
-    state["classifier.6.bias"] = torch.zeros(1000)
-    return state
-
-
-def _lin_state(seed=1):
-    gen = torch.Generator().manual_seed(seed)
-    return {f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1, generator=gen)
-            for k, c in enumerate([64, 128, 256, 512, 512])}
+from helpers import VGG16_CONVS, lpips_lin_state, lpips_vgg_state
 
 
 @pytest.fixture()
 def weights(tmp_path):
     vgg, lin = tmp_path / "vgg16.pth", tmp_path / "lin.pth"
-    torch.save(_vgg_state(), vgg)
-    torch.save(_lin_state(), lin)
+    torch.save(lpips_vgg_state(), vgg)
+    torch.save(lpips_lin_state(), lin)
     return vgg, lin
 
 
@@ -64,7 +39,7 @@ def _reference_distance(x, y, vgg, lin):
 
 def _taps(h, vgg):
     out, index = [], 0
-    for item in CONVS:
+    for item in VGG16_CONVS:
         if item == "M":
             out.append(h)  # the ReLU output just before each pooling
             h = F.max_pool2d(h, 2)
@@ -82,7 +57,7 @@ def test_distances_follow_the_lpips_formula(weights):
     y = (x + 0.5 * torch.randn_like(x)).clamp(-1, 1)
     with torch.no_grad():
         d = model(x, y)
-        expected = _reference_distance(x, y, _vgg_state(), _lin_state())
+        expected = _reference_distance(x, y, lpips_vgg_state(), lpips_lin_state())
         assert d.shape == (3,)
         assert torch.allclose(d, expected, rtol=1e-4, atol=1e-7)
         assert torch.all(d > 0)
@@ -112,10 +87,10 @@ def test_lin_weights_are_found_inside_an_installed_lpips_without_importing_it(we
     package = tmp_path / "site" / "lpips"
     (package / "weights" / "v0.1").mkdir(parents=True)
     (package / "__init__.py").write_text("raise ImportError('lpips imports torchvision')\n")
-    torch.save(_lin_state(seed=5), package / "weights" / "v0.1" / "vgg.pth")
+    torch.save(lpips_lin_state(seed=5), package / "weights" / "v0.1" / "vgg.pth")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     model = load_lpips(weights[0])
-    assert torch.equal(model.lin3.model[1].weight, _lin_state(seed=5)["lin3.model.1.weight"])
+    assert torch.equal(model.lin3.model[1].weight, lpips_lin_state(seed=5)["lin3.model.1.weight"])
     assert "lpips" not in sys.modules
 
 
@@ -123,7 +98,7 @@ def test_env_vars_name_the_weights(weights, no_weights, monkeypatch):
     monkeypatch.setenv("FREEZEG_LPIPS_VGG", str(weights[0]))
     monkeypatch.setenv("FREEZEG_LPIPS_LIN", str(weights[1]))
     model = load_lpips()
-    assert torch.equal(model.features[28].bias, _vgg_state()["features.28.bias"])
+    assert torch.equal(model.features[28].bias, lpips_vgg_state()["features.28.bias"])
 
 
 def test_missing_weights_say_how_to_get_them(weights, no_weights, monkeypatch):
@@ -143,7 +118,7 @@ def test_missing_weights_say_how_to_get_them(weights, no_weights, monkeypatch):
 
 def test_wrong_files_and_inputs_are_refused(weights, tmp_path):
     with pytest.raises(ValueError, match=r"lin\.pth: not the expected weights \(missing: lin0\.model\.1\.weight.*unexpected: features\.0\.weight"):
-        load_lpips(weights[0], _as(tmp_path, "lin.pth", _vgg_state()))
+        load_lpips(weights[0], _as(tmp_path, "lin.pth", lpips_vgg_state()))
     model = load_lpips(*weights)
     with pytest.raises(ValueError, match="at least 16x16"):
         model(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
@@ -160,4 +135,4 @@ def _as(folder, name, state):
 
 def test_state_dict_uses_torchvision_and_lpips_key_names():
     keys = set(LPIPS().state_dict())
-    assert keys == set(_vgg_state()) - {"classifier.6.weight", "classifier.6.bias"} | set(_lin_state())
+    assert keys == set(lpips_vgg_state()) - {"classifier.6.weight", "classifier.6.bias"} | set(lpips_lin_state())

@@ -7,10 +7,10 @@ import pickle
 import pytest
 import torch
 
-from conftest import REFERENCE, load_ref
 from freezeg import load_checkpoint, load_discriminator, load_generator, save_checkpoint
 from freezeg.models.checkpoint import CheckpointError, infer_generator_config
 from freezeg.models.networks import Generator, ModelConfig
+from helpers import REFERENCE, load_ref
 
 TRAIN = REFERENCE / "checkpoint_train_format.pt"
 CONVERT = REFERENCE / "checkpoint_convert_format.pt"

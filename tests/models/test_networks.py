@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from conftest import REFERENCE, load_ref
 from freezeg import Discriminator, Generator, ModelConfig
 from freezeg.models.checkpoint import infer_discriminator_config
 from freezeg.models.layers import ModulatedConv2d
 from freezeg.models.networks import stddev_group_size
+from helpers import REFERENCE, load_ref
 
 TOL = 1e-4
 

@@ -24,14 +24,14 @@ from freezeg.models.networks import Discriminator, Generator
 from freezeg.models.nvlabs.exporter import nvlabs_state_dicts
 from freezeg.models.nvlabs.names import discriminator_table, generator_table
 from freezeg.models.nvlabs.writer import NetworkWriter, snapshot, write_network_pickle
+from helpers import NVLABS_FIXTURES, REFERENCE
 
-FIXTURES = Path(__file__).parent / "fixtures" / "nvlabs"
 REPOSITORIES = {"stylegan2-ada-pytorch": "stylegan2-ada-pytorch", "stylegan3-stylegan2": "stylegan3"}
 TOL = 1e-4  # in [-1, 1] image units (measured: below 5e-6)
 
 
 def fixture(name: str) -> tuple[Path, dict]:
-    return FIXTURES / f"{name}.pkl", torch.load(FIXTURES / f"{name}-expected.pt", weights_only=True)
+    return NVLABS_FIXTURES / f"{name}.pkl", torch.load(NVLABS_FIXTURES / f"{name}-expected.pt", weights_only=True)
 
 
 def maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -294,7 +294,7 @@ def test_loading_a_model_never_imports_training(tmp_path):
     pickle and from a run folder (its newest checkpoint), without importing freezeg.train."""
     run = tmp_path / "runs" / "demo" / "checkpoints"
     run.mkdir(parents=True)
-    (run / "step-0000010.pt").write_bytes((FIXTURES.parent.parent / "reference" / "checkpoint_train_format.pt").read_bytes())
+    (run / "step-0000010.pt").write_bytes((REFERENCE / "checkpoint_train_format.pt").read_bytes())
     saved = {name: module for name, module in sys.modules.items() if name == "freezeg" or name.startswith("freezeg.")}
     for name in saved:
         del sys.modules[name]

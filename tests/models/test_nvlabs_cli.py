@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -16,10 +14,10 @@ from freezeg.data.synthetic import write_domain
 from freezeg.models.networks import Discriminator, Generator
 from freezeg.models.nvlabs.exporter import channel_base_max
 from freezeg.models.nvlabs.writer import snapshot, write_network_pickle
+from helpers import NVLABS_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "nvlabs"
-ADA = FIXTURES / "stylegan2-ada-pytorch.pkl"
-SG3 = FIXTURES / "stylegan3-stylegan2.pkl"  # 16 px, conv_clamp 0.5, 3 mapping layers, mbstd group 4
+ADA = NVLABS_FIXTURES / "stylegan2-ada-pytorch.pkl"
+SG3 = NVLABS_FIXTURES / "stylegan3-stylegan2.pkl"  # 16 px, conv_clamp 0.5, 3 mapping layers, mbstd group 4
 
 
 def test_convert_pickle_keeps_networks_and_settings(tmp_path, caplog):
@@ -46,7 +44,7 @@ def test_convert_to_nvlabs_names_their_state_dict_and_round_trips(tmp_path):
     nv = tmp_path / "nv.pt"
     assert main(["convert", str(ours), "--to", "nvlabs", "--out", str(nv)]) == 0
     f = torch.load(nv, weights_only=True)
-    expected = torch.load(FIXTURES / "stylegan3-stylegan2-expected.pt", weights_only=True)
+    expected = torch.load(NVLABS_FIXTURES / "stylegan3-stylegan2-expected.pt", weights_only=True)
     assert list(f["G_ema"]) == expected["state_dict_keys"]["G"]  # what their Generator.load_state_dict wants
     assert list(f["D"]) == expected["state_dict_keys"]["D"]
     assert f["G_kwargs"]["synthesis_kwargs"] | {"resample_filter": None} == dict(

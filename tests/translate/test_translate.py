@@ -20,13 +20,6 @@ PANEL = (2 + 18, 2 + 3 * 18)  # (H, W) of a source | reconstruction | translatio
 
 
 @pytest.fixture()
-def pair(tmp_path, tiny_config):
-    torch.manual_seed(1)
-    src, tgt = Generator(tiny_config), Generator(tiny_config)
-    return str(save_checkpoint(tmp_path / "src.pt", g_ema=src)), str(save_checkpoint(tmp_path / "tgt.pt", g_ema=tgt))
-
-
-@pytest.fixture()
 def pictures(tmp_path, pair):
     """A folder of source-generated images plus the awkward cases users bring."""
     g = load_generator(pair[0])

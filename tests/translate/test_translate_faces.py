@@ -9,22 +9,9 @@ from PIL import Image
 
 from freezeg.align import detect
 from freezeg.cli import main
-from test_align import UPRIGHT, face_of
-from test_translate import pair  # noqa: F401  (the source/target checkpoint fixture)
+from helpers import UPRIGHT, FacesByShape, face_of
 
 FAST = ["--steps", "8", "--space", "w+", "--device", "cpu", "-q"]
-
-
-class FacesByShape:
-    """Reports the faces listed for photos of a given (height, width)."""
-
-    name = "by-shape"
-
-    def __init__(self, table):
-        self.table = table
-
-    def detect(self, image):
-        return list(self.table.get(image.shape[:2], []))
 
 
 @pytest.fixture()
@@ -38,7 +25,7 @@ def photos(tmp_path, monkeypatch):
     Image.fromarray(np.full((120, 120, 3), 90, np.uint8)).save(folder / "empty.png")
     faces = {(160, 240): [face_of(UPRIGHT * 0.5 + (130, 40)), face_of(UPRIGHT * 0.2 + (80, 100)),
                           face_of(UPRIGHT * 0.5 + (10, 30))]}
-    monkeypatch.setattr("freezeg.cli.project.make_detector", lambda: FacesByShape(faces))
+    monkeypatch.setattr("freezeg.cli.common.make_detector", lambda: FacesByShape(faces))
     return folder, np.asarray(Image.open(folder / "group.jpg").convert("RGB"))
 
 

@@ -54,6 +54,7 @@ from ..models.nvlabs.writer import snapshot, write_network_pickle
 from ..train.loop import Trainer
 from ..train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from ..train.options import TrainOptions
+from ..utils.precision import autocast, native_bf16
 
 DEFAULT_THREADS = 2
 DEFAULT_REPEAT = 5
@@ -79,18 +80,19 @@ class Workload:
     setup: Callable[[torch.device], Step]
     description: str
     missing: Callable[[], str | None] | None = None  # why it cannot run here (an optional extra), or None
+    flops: float | None = None  # floating-point operations per step, where known (the table shows GFLOP/s)
 
 
 WORKLOADS: dict[str, Workload] = {}
 
 
 def register(name: str, description: str, setup: Callable[[torch.device], Step],
-             missing: Callable[[], str | None] | None = None) -> Workload:
+             missing: Callable[[], str | None] | None = None, flops: float | None = None) -> Workload:
     """Add a workload (names are compared across implementations: never rename one). `missing`
     says what an optional workload lacks on this machine; then it is skipped with that note."""
     if name in WORKLOADS:
         raise ValueError(f"workload {name!r} is registered twice")
-    WORKLOADS[name] = Workload(name, setup, description, missing)
+    WORKLOADS[name] = Workload(name, setup, description, missing, flops)
     return WORKLOADS[name]
 
 
@@ -117,6 +119,21 @@ def _adam(params) -> torch.optim.Adam:
 
 
 # ---------------------------------------------------------------------------- step builders
+def conv3x3(channels: int, side: int, batch: int, device: torch.device) -> Step:
+    """One 3x3 convolution, channels in = out, channels-last, no grad: the machine's limit for
+    the layers StyleGAN2 spends its time in (compare a workload's speed with it)."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(channels, channels, 3, padding=1).to(device, memory_format=torch.channels_last)
+    conv.requires_grad_(False)
+    x = torch.randn(batch, channels, side, side, device=device).to(memory_format=torch.channels_last)
+
+    def step():
+        with torch.no_grad():
+            conv(x)
+
+    return step
+
+
 def generator_forward(config: ModelConfig, batch: int, device: torch.device) -> Step:
     """Mapping + synthesis with fresh noise, no autograd graph."""
     g, _ = _models(config, device, with_d=False)
@@ -389,6 +406,10 @@ register("serve_reblend_256", "freezeg serve: one layer-blend slider change (new
          partial(serve_rerender, config_256(), change="blend"))
 register("align_1mp", "find, landmark and FFHQ-align the face of a 1024x1024 photo into 256px (dlib, CPU)",
          partial(face_alignment, 1024, 256), missing=alignment_missing)
+register("conv3x3_512_64_b4", "the limit: one 3x3 conv, 512 channels, 64px, batch 4 (channels-last, no grad)",
+         partial(conv3x3, 512, 64, 4), flops=2 * 4 * 512 * 512 * 9 * 64 * 64)
+register("conv3x3_256_64_b8", "the limit at the 64px model's widths: one 3x3 conv, 256 channels, 64px, batch 8",
+         partial(conv3x3, 256, 64, 8), flops=2 * 8 * 256 * 256 * 9 * 64 * 64)
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -422,14 +443,22 @@ def _max_rss_mb() -> float | None:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KB on Linux
 
 
-def time_workload(name: str, device: torch.device, threads: int, repeat: int, warmup: int) -> dict:
-    """Run one workload in this process: {"times": [seconds per step], "peak_memory_mb": MB}."""
+def time_workload(name: str, device: torch.device, threads: int, repeat: int, warmup: int,
+                  precision: str = "fp32") -> dict:
+    """Run one workload in this process: {"times": [seconds per step], "peak_memory_mb": MB}.
+
+    Under 'bf16' every step runs in bfloat16 autocast (weights and optimiser state stay float32)."""
     torch.set_num_threads(threads)
     torch.ones(8, 8) @ torch.ones(8, 8)  # start the thread pool before the memory baseline
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     rss_before = _max_rss_mb()
-    step = WORKLOADS[name].setup(device)
+    timed = WORKLOADS[name].setup(device)
+
+    def step():
+        with autocast(precision, device):
+            timed()
+
     for _ in range(warmup):
         step()
     _synchronize(device)
@@ -447,9 +476,11 @@ def time_workload(name: str, device: torch.device, threads: int, repeat: int, wa
     return {"times": times, "peak_memory_mb": peak}
 
 
-def run_isolated(name: str, device: torch.device, threads: int, repeat: int, warmup: int) -> dict:
+def run_isolated(name: str, device: torch.device, threads: int, repeat: int, warmup: int,
+                 precision: str = "fp32") -> dict:
     """`time_workload` in a fresh Python process, so that its memory peak is its own."""
-    request = json.dumps({"name": name, "device": str(device), "threads": threads, "repeat": repeat, "warmup": warmup})
+    request = json.dumps({"name": name, "device": str(device), "threads": threads, "repeat": repeat, "warmup": warmup,
+                          "precision": precision})
     proc = subprocess.run([sys.executable, "-m", "freezeg.benchmarks.bench", request], capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
@@ -476,6 +507,7 @@ def run_benchmarks(
     threads: int = DEFAULT_THREADS,
     repeat: int = DEFAULT_REPEAT,
     warmup: int = DEFAULT_WARMUP,
+    precision: str = "fp32",  # 'bf16' or 'fp32' (resolved)
 ) -> dict:
     """Median seconds per workload, peak memory and run metadata, as `freezeg bench --json` prints."""
     if threads < 1 or repeat < 1 or warmup < 0:
@@ -487,7 +519,7 @@ def run_benchmarks(
     skipped = {n: why for n, why in skipped.items() if why}
     names = [n for n in names if n not in skipped]
     for name in tqdm(names, desc="bench", unit="workload", disable=None):
-        r = run_isolated(name, device, threads, repeat, warmup)
+        r = run_isolated(name, device, threads, repeat, warmup, precision)
         result[name] = statistics.median(r["times"])
         spread[name] = [min(r["times"]), max(r["times"])]
         memory[name] = r["peak_memory_mb"]
@@ -498,6 +530,8 @@ def run_benchmarks(
         "device": str(device),
         "repeat": repeat,
         "warmup": warmup,
+        "precision": precision,
+        "native_bf16": native_bf16(device),
         "cpu": cpu_model(),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "min_max_seconds": spread,
@@ -513,14 +547,16 @@ def format_table(result: dict) -> str:
     names = [k for k in result if k not in ("peak_memory_mb", "meta")]
     lines = [
         f"torch {meta['torch']} on {meta['device']} ({meta['cpu']}), {meta['threads']} threads, "
-        f"median of {meta['repeat']} after {meta['warmup']} warm-up",
-        f"{'workload':<30}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MB':>10}",
+        f"{meta.get('precision', 'fp32')}, median of {meta['repeat']} after {meta['warmup']} warm-up",
+        f"{'workload':<30}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MB':>10}{'GFLOP/s':>9}",
     ]
     for name in names:
         lo, hi = meta["min_max_seconds"][name]
         mem = result["peak_memory_mb"][name]
         mem_text = "-" if mem is None else f"{mem:.0f}"
-        lines.append(f"{name:<30}{result[name]:>10.4f}{lo:>9.4f}{hi:>9.4f}{mem_text:>10}")
+        flops = WORKLOADS[name].flops if name in WORKLOADS else None
+        rate = "" if flops is None else f"{flops / result[name] / 1e9:>9.0f}"
+        lines.append(f"{name:<30}{result[name]:>10.4f}{lo:>9.4f}{hi:>9.4f}{mem_text:>10}{rate}")
     for name, why in meta.get("skipped", {}).items():
         lines.append(f"{name:<30}skipped: {why}")
     return "\n".join(lines)
@@ -528,8 +564,22 @@ def format_table(result: dict) -> str:
 
 def _worker(request: str) -> None:
     r = json.loads(request)
-    out = time_workload(r["name"], torch.device(r["device"]), r["threads"], r["repeat"], r["warmup"])
+    out = time_workload(r["name"], torch.device(r["device"]), r["threads"], r["repeat"], r["warmup"],
+                        r.get("precision", "fp32"))
     print(json.dumps(out))
+
+
+
+def format_comparison(fp32: dict, bf16: dict) -> str:
+    """Two runs of the same workloads side by side: seconds in each precision and fp32 / bf16."""
+    meta = fp32["meta"]
+    names = [k for k in fp32 if k not in ("peak_memory_mb", "meta") and k in bf16]
+    lines = [f"torch {meta['torch']} on {meta['device']} ({meta['cpu']}), {meta['threads']} threads, "
+             f"native bf16: {'yes' if bf16['meta'].get('native_bf16') else 'no'}",
+             f"{'workload':<30}{'fp32 s':>10}{'bf16 s':>10}{'speed-up':>10}"]
+    for name in names:
+        lines.append(f"{name:<30}{fp32[name]:>10.4f}{bf16[name]:>10.4f}{fp32[name] / bf16[name]:>9.2f}x")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

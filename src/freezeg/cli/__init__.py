@@ -10,10 +10,26 @@ import argparse
 import logging
 import sys
 
-from . import bench, compare, convert, data, generate, inspect, inversion, metrics, project, serve, sweep, train
+from . import (
+    bench,
+    compare,
+    convert,
+    data,
+    generate,
+    inspect,
+    inversion,
+    metrics,
+    project,
+    serve,
+    sweep,
+    train,
+    translate,
+)
 
 # Each module has register(subparsers), which adds its parsers and sets `func`.
-COMMAND_MODULES = [generate, inspect, convert, data, train, compare, project, inversion, metrics, sweep, serve, bench]
+COMMAND_MODULES = [
+    generate, inspect, convert, data, train, compare, project, translate, inversion, metrics, sweep, serve, bench,
+]
 
 EXIT_USAGE = 2
 

@@ -10,11 +10,13 @@ from ..benchmarks.bench import (
     DEFAULT_THREADS,
     DEFAULT_WARMUP,
     WORKLOADS,
+    format_comparison,
     format_table,
     run_benchmarks,
     select_workloads,
 )
 from ..utils.devices import resolve_device
+from ..utils.precision import PRECISIONS, resolve_precision
 from .common import add_common
 
 
@@ -30,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS, help=f"torch CPU threads (default: {DEFAULT_THREADS})")
     p.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, help=f"timed steps per workload (default: {DEFAULT_REPEAT})")
     p.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help=f"untimed steps first (default: {DEFAULT_WARMUP})")
+    p.add_argument("--precision", choices=(*PRECISIONS, "both"), default="auto",
+                   help="auto (default): bf16 where the device has native bfloat16, else fp32; "
+                        "both: every workload in fp32, then in bf16, side by side with the speed-up")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -37,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     names = select_workloads(args.only)
     device = resolve_device(args.device)
-    result = run_benchmarks(names, device, threads=args.threads, repeat=args.repeat, warmup=args.warmup)
+    settings = dict(threads=args.threads, repeat=args.repeat, warmup=args.warmup)
+    if args.precision == "both":
+        fp32 = run_benchmarks(names, device, precision="fp32", **settings)
+        bf16 = run_benchmarks(names, device, precision=resolve_precision("bf16", device), **settings)
+        print(json.dumps({"fp32": fp32, "bf16": bf16}, indent=2) if args.json else format_comparison(fp32, bf16))
+        return 0
+    result = run_benchmarks(names, device, precision=resolve_precision(args.precision, device), **settings)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     return 0

@@ -10,8 +10,7 @@ from ..app.uploads import DEFAULT_MAX_UPLOAD_MB
 from ..models.checkpoint import load_generator
 from ..translate import DEFAULT_POOR_PSNR
 from ..utils.devices import resolve_device
-from .common import add_common
-from .project import _add_inversion, _inversion
+from .common import add_common, add_inversion, make_inversion
 
 log = logging.getLogger("freezeg")
 
@@ -35,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB,
                    help=f"largest upload accepted, in MB (default {DEFAULT_MAX_UPLOAD_MB:g})")
     p.add_argument("--poor-psnr", type=float, default=DEFAULT_POOR_PSNR, help="flag reconstructions below this PSNR (dB)")
-    _add_inversion(p, steps=DEFAULT_STEPS, space=DEFAULT_SPACE)
+    add_inversion(p, steps=DEFAULT_STEPS, space=DEFAULT_SPACE)
     add_common(p)
     p.set_defaults(func=run_serve)
 
@@ -52,7 +51,7 @@ def run_serve(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     # An --init encoder is checked against the source it is to serve.
     source = load_generator(args.source, device=device).eval() if args.init else None
-    studio = Studio.from_files(args.source, args.target, _inversion(args, device, source), device=device,
+    studio = Studio.from_files(args.source, args.target, make_inversion(args, device, source), device=device,
                                poor_psnr=args.poor_psnr, max_upload_mb=args.max_upload_mb)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: anyone who can reach this machine can use the page", args.host)

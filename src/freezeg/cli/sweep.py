@@ -7,8 +7,8 @@ import logging
 
 from ..models.checkpoint import load_generator
 from ..sweep import SweepPlan, format_table, parse_levels, run_sweep, settings_grid
-from ..train.signals import StopRequested
 from ..train.options import TrainOptions
+from ..train.signals import StopRequested
 from ..utils.devices import resolve_device
 from .common import add_common, add_inversion, make_inversion
 from .train import EXIT_STOPPED, add_training_groups, given_options

@@ -16,8 +16,7 @@ from ..train.recovery import TrainingDiverged
 from ..train.run import RunFolder
 from ..train.signals import StopRequested
 from ..utils.devices import resolve_device
-from ..utils.precision import add_precision_argument
-from .common import add_common
+from .common import add_common, add_precision_argument
 from .inspect import add_freeze_options, freeze_spec_from_args
 
 log = logging.getLogger("freezeg")

@@ -34,6 +34,7 @@ class Inversion:
     warm_steps: int | None = None  # steps for video frames after the first (default: steps // 3)
     stats: LatentStats | None = None  # the source's average w and spread (computed once, lazily)
     encoder: Encoder | None = None  # --init: start from this encoder's guess
+    precision: str = "fp32"  # 'bf16' or 'fp32', resolved (freezeg.utils.precision.resolve_precision)
 
     def __post_init__(self):
         if self.batch < 1:
@@ -53,7 +54,7 @@ class Inversion:
     def describe(self) -> dict:
         """The settings that decide a projection, for records."""
         return {"recipe": self.recipe, "space": self.options.space, "steps": self.options.steps,
-                "init": None if self.encoder is None else self.encoder.path}
+                "init": None if self.encoder is None else self.encoder.path, "precision": self.precision}
 
     def projector(self, g: Generator, targets: torch.Tensor, init: list[Latent] | None = None) -> BaseProjector:
         """A projector for a batch [B, 3, size, size], before its first step.
@@ -67,7 +68,7 @@ class Inversion:
         elif self.encoder is not None:
             init = self.encoder.guess(targets)
             options = warm_options(options, options.steps)
-        return make_projector(g, targets, self.distance, options, self.ensure_stats(g), init)
+        return make_projector(g, targets, self.distance, options, self.ensure_stats(g), init, self.precision)
 
     def project(self, g: Generator, targets: torch.Tensor, progress: bool = True, desc: str = "projecting",
                 init: Latent | None = None,

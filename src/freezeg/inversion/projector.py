@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..metrics.fidelity import psnr, ssim
 from ..models.networks import Generator
+from ..utils.precision import autocast
 from .latents import Latent, LatentStats, latent_stats
 
 
@@ -62,10 +63,12 @@ class BaseProjector:
         distance: nn.Module,  # forward(x, y) -> [B] (freezeg.inversion.distances)
         options,  # the recipe's options dataclass (has .space and .steps)
         stats: LatentStats | None = None,  # average w and spread; computed when not given
+        precision: str = "fp32",  # 'bf16': the optimisation steps render under bfloat16 autocast
     ):
         g = generator
         self.generator, self.distance, self.options = g, distance, options
         self.device = next(g.parameters()).device
+        self.precision = precision
         if targets.ndim != 4 or targets.shape[1:] != (3, g.size, g.size):
             raise ValueError(f"targets must have shape [batch, 3, {g.size}, {g.size}], got {tuple(targets.shape)}")
         self.targets = targets.to(device=self.device, dtype=torch.float32)
@@ -89,6 +92,13 @@ class BaseProjector:
         if init_ws.shape[0] != self.batch:
             raise ValueError(f"init_ws has {init_ws.shape[0]} latents for {self.batch} targets")
         return init_ws
+
+    def render(self, ws: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        """What a step sees: the synthesis in the projector's precision, as float32 [B, 3, size, size].
+
+        Only steps use it; `result()` renders in float32, so reported fidelity is exact."""
+        with autocast(self.precision, self.device):
+            return self.generator.synthesis(ws, noise=noise).float()
 
     def stored_noise(self) -> list[torch.Tensor]:
         """The generator's stored noise maps, one copy per target."""

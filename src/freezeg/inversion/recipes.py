@@ -56,6 +56,7 @@ def make_projector(
     options: Options | None = None,
     stats: LatentStats | None = None,
     init: list[Latent] | None = None,  # one warm start per target
+    precision: str = "fp32",  # 'bf16' or 'fp32' (resolved; freezeg.utils.precision)
 ) -> BaseProjector:
     """The projector of the options' recipe (default recipe when None), warm-started from `init`."""
     options = options or StagedOptions()
@@ -68,7 +69,7 @@ def make_projector(
             init_noise = [torch.cat(maps) for maps in zip(*(lat.noise for lat in init))]
     cls = Projector if isinstance(options, ProjectionOptions) else StagedProjector
     return cls(generator, targets, distance, options, stats=stats or latent_stats(generator),
-               init_ws=init_ws, init_noise=init_noise)
+               init_ws=init_ws, init_noise=init_noise, precision=precision)
 
 
 def project_images(
@@ -80,6 +81,7 @@ def project_images(
     stats: LatentStats | None = None,
     loss_name: str = "default",
     progress: bool = True,
+    precision: str = "fp32",  # 'bf16' or 'fp32' (resolved; freezeg.utils.precision)
 ) -> tuple[list[Latent], torch.Tensor]:
     """Project N images in batches; returns their latents and reconstructions [N, 3, size, size].
 
@@ -91,7 +93,7 @@ def project_images(
     options = options or ProjectionOptions()
     latents, recons = [], []
     for start in range(0, images.shape[0], batch):
-        proj = make_projector(generator, images[start : start + batch], distance, options, stats).run(progress)
+        proj = make_projector(generator, images[start : start + batch], distance, options, stats, precision=precision).run(progress)
         found, rec = proj.result(loss_name)
         latents += found
         recons.append(rec)

@@ -116,8 +116,9 @@ class StagedProjector(BaseProjector):
         stats: LatentStats | None = None,  # average w and spread; computed when not given
         init_ws: torch.Tensor | None = None,  # [B, num_ws, style_dim] warm start (else the best candidate)
         init_noise: list[torch.Tensor] | None = None,  # per-layer [B or 1, 1, r, r] warm start
+        precision: str = "fp32",  # 'bf16': steps render under bfloat16 autocast (results stay float32)
     ):
-        super().__init__(generator, targets, distance, options or StagedOptions(), stats)
+        super().__init__(generator, targets, distance, options or StagedOptions(), stats, precision)
         g, o, device, batch = generator, self.options, self.device, self.batch
         # Per-coordinate variance of w: the unit of the offset penalty.
         self.w_variance = self.stats.std**2 / g.style_dim
@@ -164,14 +165,14 @@ class StagedProjector(BaseProjector):
 
     def step(self) -> torch.Tensor:
         """One optimisation step for every image; returns the per-image distance [B] before it."""
-        o, g = self.options, self.generator
+        o = self.options
         t = self.step_index / max(o.steps, 1)
         train_offsets, train_noise = self.phase()
         ramp = staged_learning_rate(t, o.lr_rampup, o.lr_rampdown)
         for group, peak in zip(self.optimizer.param_groups, self.peaks):
             group["lr"] = peak * ramp
         ws = self.w + self.offsets * self.offset_mask  # [B, num_ws, D]
-        images = g.synthesis(ws, noise=self.noise)
+        images = self.render(ws, self.noise)
         dist = self.distance(images, self.targets)  # [B]
         loss = dist
         if o.mse > 0:

@@ -72,8 +72,9 @@ class Projector(BaseProjector):
         stats: LatentStats | None = None,  # average w and spread; computed when not given
         init_ws: torch.Tensor | None = None,  # [B, num_ws, style_dim] warm start (else the average w)
         init_noise: list[torch.Tensor] | None = None,  # per-layer [B or 1, 1, r, r] warm start
+        precision: str = "fp32",  # 'bf16': steps render under bfloat16 autocast (results stay float32)
     ):
-        super().__init__(generator, targets, distance, options or ProjectionOptions(), stats)
+        super().__init__(generator, targets, distance, options or ProjectionOptions(), stats, precision)
         g, options, device, batch = generator, self.options, self.device, self.batch
         self.rng = torch.Generator(device=device).manual_seed(options.seed)
 
@@ -114,7 +115,7 @@ class Projector(BaseProjector):
         latent = self.latent
         if strength > 0:
             latent = latent + strength * torch.randn(latent.shape, device=latent.device, generator=self.rng)
-        images = g.synthesis(latent.expand(-1, g.num_ws, -1), noise=self.noise)
+        images = self.render(latent.expand(-1, g.num_ws, -1), self.noise)
         dist = self.distance(images, self.targets)  # [B]
         loss = dist
         if o.mse > 0:
