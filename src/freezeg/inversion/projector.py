@@ -53,20 +53,23 @@ class BaseProjector:
     receives no gradients (only the latents and noise maps are differentiated).
     """
 
-    params: list[torch.Tensor]  # what the optimiser trains (set by the recipe)
-    noise: list[torch.Tensor]  # per-layer noise maps [B, 1, r, r] (set by the recipe)
+    options_type: type  # the recipe's options dataclass (its defaults when no options are given)
+    params: list[torch.Tensor]  # what the optimiser trains (set by the recipe's setup)
+    noise: list[torch.Tensor]  # per-layer noise maps [B, 1, r, r] (set by the recipe's setup)
 
     def __init__(
         self,
         generator: Generator,  # the generator to invert (its device is used throughout)
         targets: torch.Tensor,  # [B, 3, size, size] images in [-1, 1]
         distance: nn.Module,  # forward(x, y) -> [B] (freezeg.inversion.distances)
-        options,  # the recipe's options dataclass (has .space and .steps)
+        options=None,  # the recipe's options (an `options_type`; None: its defaults)
         stats: LatentStats | None = None,  # average w and spread; computed when not given
+        init_ws: torch.Tensor | None = None,  # [B, num_ws, style_dim] warm start (else the recipe's start)
+        init_noise: list[torch.Tensor] | None = None,  # per-layer [B or 1, 1, r, r] warm start
         precision: str = "fp32",  # 'bf16': the optimisation steps render under bfloat16 autocast
     ):
         g = generator
-        self.generator, self.distance, self.options = g, distance, options
+        self.generator, self.distance, self.options = g, distance, options or self.options_type()
         self.device = next(g.parameters()).device
         self.precision = precision
         if targets.ndim != 4 or targets.shape[1:] != (3, g.size, g.size):
@@ -75,8 +78,13 @@ class BaseProjector:
         self.stats = stats or latent_stats(g)
         self.step_index = 0
         self.last_distance = torch.full((self.batch,), float("nan"))
+        self.setup(None if init_ws is None else self._checked_ws(init_ws), self._checked_noise(init_noise))
 
-    def init_noise(self, init_noise: list[torch.Tensor] | None) -> list[torch.Tensor] | None:
+    def setup(self, init_ws: torch.Tensor | None, init_noise: list[torch.Tensor] | None) -> None:
+        """The recipe's parameters and optimiser, from the checked warm starts (None: not given)."""
+        raise NotImplementedError
+
+    def _checked_noise(self, init_noise: list[torch.Tensor] | None) -> list[torch.Tensor] | None:
         """The warm-start noise maps expanded to the batch, checked against the generator; None when not given."""
         if init_noise is None:
             return None
@@ -86,7 +94,7 @@ class BaseProjector:
         return [n.detach().to(self.device).expand(self.batch, 1, r, r).clone()
                 for n, r in zip(init_noise, g.noise_resolutions())]
 
-    def init_ws(self, init_ws: torch.Tensor) -> torch.Tensor:
+    def _checked_ws(self, init_ws: torch.Tensor) -> torch.Tensor:
         """A warm start [B, num_ws, style_dim] checked against the generator and the batch."""
         init_ws = self.generator._check_ws(init_ws.to(self.device)).float()
         if init_ws.shape[0] != self.batch:

@@ -107,28 +107,18 @@ def best_starts(g: Generator, targets: torch.Tensor, distance: nn.Module, stats:
 class StagedProjector(BaseProjector):
     """The default recipe with the `Projector` interface: step(), run(), result(), ws(), noise."""
 
-    def __init__(
-        self,
-        generator: Generator,  # the generator to invert (its device is used throughout)
-        targets: torch.Tensor,  # [B, 3, size, size] images in [-1, 1]
-        distance: nn.Module,  # forward(x, y) -> [B] (freezeg.inversion.distances)
-        options: StagedOptions | None = None,
-        stats: LatentStats | None = None,  # average w and spread; computed when not given
-        init_ws: torch.Tensor | None = None,  # [B, num_ws, style_dim] warm start (else the best candidate)
-        init_noise: list[torch.Tensor] | None = None,  # per-layer [B or 1, 1, r, r] warm start
-        precision: str = "fp32",  # 'bf16': steps render under bfloat16 autocast (results stay float32)
-    ):
-        super().__init__(generator, targets, distance, options or StagedOptions(), stats, precision)
-        g, o, device, batch = generator, self.options, self.device, self.batch
+    options_type = StagedOptions
+
+    def setup(self, init_ws: torch.Tensor | None, init_noise: list[torch.Tensor] | None) -> None:
+        g, o, device, batch = self.generator, self.options, self.device, self.batch
         # Per-coordinate variance of w: the unit of the offset penalty.
         self.w_variance = self.stats.std**2 / g.style_dim
-        self.noise = self.init_noise(init_noise) or self.stored_noise()
+        self.noise = init_noise if init_noise is not None else self.stored_noise()
 
         if init_ws is None:
-            w = best_starts(g, self.targets, distance, self.stats, o.starts, o.start_truncation, self.noise)
+            w = best_starts(g, self.targets, self.distance, self.stats, o.starts, o.start_truncation, self.noise)
             offsets = torch.zeros(batch, g.num_ws, g.style_dim, device=device)
         else:
-            init_ws = self.init_ws(init_ws)
             w = init_ws.mean(1, keepdim=True)
             offsets = init_ws - w
         if o.space == "w":

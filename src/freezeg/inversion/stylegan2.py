@@ -14,10 +14,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
-from ..models.networks import Generator
-from .latents import SPACES, LatentStats
+from .latents import SPACES
 from .projector import BaseProjector, noise_regularization, normalize_noise_
 
 
@@ -63,31 +61,21 @@ def learning_rate(t: float, peak: float, rampup: float = 0.05, rampdown: float =
 class Projector(BaseProjector):
     """The 2020 recipe: one latent (W: one row, W+: one per layer) and the noise maps, optimised together."""
 
-    def __init__(
-        self,
-        generator: Generator,  # the generator to invert (its device is used throughout)
-        targets: torch.Tensor,  # [B, 3, size, size] images in [-1, 1]
-        distance: nn.Module,  # forward(x, y) -> [B] (freezeg.inversion.distances)
-        options: ProjectionOptions | None = None,
-        stats: LatentStats | None = None,  # average w and spread; computed when not given
-        init_ws: torch.Tensor | None = None,  # [B, num_ws, style_dim] warm start (else the average w)
-        init_noise: list[torch.Tensor] | None = None,  # per-layer [B or 1, 1, r, r] warm start
-        precision: str = "fp32",  # 'bf16': steps render under bfloat16 autocast (results stay float32)
-    ):
-        super().__init__(generator, targets, distance, options or ProjectionOptions(), stats, precision)
-        g, options, device, batch = generator, self.options, self.device, self.batch
+    options_type = ProjectionOptions
+
+    def setup(self, init_ws: torch.Tensor | None, init_noise: list[torch.Tensor] | None) -> None:
+        g, options, device, batch = self.generator, self.options, self.device, self.batch
         self.rng = torch.Generator(device=device).manual_seed(options.seed)
 
         if init_ws is None:
             start = self.stats.mean.to(device).expand(batch, -1)  # [B, D]
         else:
-            init_ws = self.init_ws(init_ws)
             start = init_ws.mean(1) if options.space == "w" else init_ws  # W keeps the layers' average
         rows = 1 if options.space == "w" else g.num_ws
         self.latent = start.reshape(batch, -1, g.style_dim).expand(batch, rows, -1).clone().requires_grad_(True)
 
         if init_noise is not None:
-            self.noise = self.init_noise(init_noise)
+            self.noise = init_noise
         elif options.optimize_noise:
             self.noise = [torch.randn(batch, 1, r, r, device=device, generator=self.rng) for r in g.noise_resolutions()]
         else:
