@@ -155,11 +155,10 @@ def make_inversion(args: argparse.Namespace, device, source=None, prefix: str = 
                      warm_steps=getattr(args, "warm_steps", None), encoder=encoder, precision=precision)
 
 
-def add_precision_argument(parser, help_extra: str = "") -> None:
+def add_precision_argument(parser) -> None:
     """`--precision auto|bf16|fp32` (and `--amp`, an alias of bf16) on a command."""
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="bf16: bfloat16 autocast with float32 weights; auto (default): bf16 where the device "
-                             "computes it natively (CUDA with bf16, CPUs with AMX-BF16/AVX512-BF16), else fp32"
-                             + help_extra)
+                             "computes it natively (CUDA with bf16, CPUs with AMX-BF16/AVX512-BF16), else fp32")
     parser.add_argument("--amp", dest="precision", action="store_const", const="bf16",
                         help="the same as --precision bf16")
