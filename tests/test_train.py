@@ -58,7 +58,7 @@ def options(tmp_path, data, **kw) -> TrainOptions:
                 sample_every=2, sample_seeds=4, cache_dir=str(tmp_path / "cache"), device="cpu", augment="none",
                 eval_images=0)
     if "source" not in kw:
-        base.update(size=16, style_dim=16, n_mlp=2, channels={4: 16, 8: 16, 16: 8})
+        base.update(model=TINY)
     base.update(kw)
     return TrainOptions(**base)
 

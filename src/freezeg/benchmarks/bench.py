@@ -287,9 +287,7 @@ def training_iteration(config: ModelConfig, batch: int, device: torch.device, wo
         work = Path(tempfile.mkdtemp(prefix="freezeg-bench-"))
         atexit.register(shutil.rmtree, work, ignore_errors=True)  # the workload runs in its own process
     write_domain("blobs", 64, config.size, work / "data")
-    options = TrainOptions(data=str(work / "data"), out=str(work / "run"), size=config.size,
-                           style_dim=config.style_dim, n_mlp=config.n_mlp, channels=config.channels,
-                           batch=batch, steps=10**9, device=str(device), augment="ada", sample_seeds=0, eval_images=0)
+    options = TrainOptions(data=str(work / "data"), out=str(work / "run"), model=config, batch=batch, steps=10**9, device=str(device), augment="ada", sample_seeds=0, eval_images=0)
     trainer = Trainer(options)
     return trainer.iteration
 

@@ -9,6 +9,7 @@ import argparse
 import logging
 from dataclasses import fields
 
+from ..models.networks import ModelConfig
 from ..train import distributed as ddp
 from ..train.loop import Trainer
 from ..train.options import TrainOptions, parse_channels
@@ -24,6 +25,7 @@ log = logging.getLogger("freezeg")
 EXIT_STOPPED = 130
 _DEFAULTS = {f.name: f.default for f in fields(TrainOptions) if not callable(f.default)}
 # Options a resumed run may change; everything else comes from the run's run.json.
+ARCHITECTURE_FLAGS = ("size", "style_dim", "n_mlp", "channel_multiplier")  # `freezeg train` only
 RESUMABLE = ("steps", "device", "precision", "ckpt_every", "sample_every", "log_every", "keep", "nan_patience", "eval_images")
 
 
@@ -99,13 +101,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
     """TrainOptions from the command line, or from the run folder's run.json with --resume."""
     given = given_options(args)
+    architecture = {} if args.finetune else architecture_flags(args, given)
     if args.resume:
         stored = TrainOptions.from_dict(RunFolder(args.out).read_options())
         if args.data is not None and args.data != stored.data:
             raise ValueError(f"{args.out}: the run trains on {stored.data}; resume it without DATA or with the same")
-        ignored = sorted(k for k in given if k not in RESUMABLE and k != "data" and given[k] != getattr(stored, k))
+        ignored = [k for k in given if k not in RESUMABLE and k != "data" and given[k] != getattr(stored, k)]
+        ignored += [k for k, v in architecture.items() if not _same_architecture(stored.model, k, v)]
         if ignored:
-            log.warning("resuming with the run's own settings; ignoring --%s", ", --".join(k.replace("_", "-") for k in ignored))
+            log.warning("resuming with the run's own settings; ignoring --%s",
+                        ", --".join(sorted(k.replace("_", "-") for k in ignored)))
         for k in RESUMABLE:
             if k in given:
                 setattr(stored, k, given[k])
@@ -118,14 +123,34 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
             raise ValueError("finetune needs --from CKPT (the pretrained checkpoint)")
         given["freeze"] = freeze_spec_from_args(args)
     else:
-        given["channels"] = parse_channels(args.channels)
+        if "size" not in architecture:
+            raise ValueError("training from scratch needs --size (the model's resolution)")
+        given["model"] = ModelConfig(**architecture)
     return TrainOptions(out=args.out, **given)
 
 
 def given_options(args: argparse.Namespace) -> dict:
-    """The TrainOptions fields given on the command line (freeze, channels and out are built apart)."""
+    """The TrainOptions fields given on the command line (model, freeze and out are built apart)."""
     return {f.name: getattr(args, f.name) for f in fields(TrainOptions)
-            if f.name not in ("freeze", "channels", "out") and getattr(args, f.name, None) is not None}
+            if f.name not in ("model", "freeze", "out") and getattr(args, f.name, None) is not None}
+
+
+def architecture_flags(args: argparse.Namespace, given: dict) -> dict:
+    """`freezeg train`'s model flags that were given, as ModelConfig fields (--size leaves `given`)."""
+    flags = {k: getattr(args, k) for k in ARCHITECTURE_FLAGS if getattr(args, k, None) is not None}
+    given.pop("size", None)
+    if args.channels is not None:
+        flags["channels"] = parse_channels(args.channels)
+    return flags
+
+
+def _same_architecture(model: ModelConfig | None, flag: str, value) -> bool:
+    if model is None:
+        return False
+    if flag == "channels":  # a partial table matches when each resolution it names agrees
+        table = model.channel_table()
+        return all(table.get(res) == ch for res, ch in (value or {}).items())
+    return getattr(model, flag) == value
 
 
 def run_train(args: argparse.Namespace) -> int:

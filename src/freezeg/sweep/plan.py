@@ -158,7 +158,7 @@ def check_plan(plan: SweepPlan, overwrite: bool = False) -> CheckedPlan:
         setting.spec.validate(config)
     if any(s.d for s in plan.settings) and not ckpt.has("d"):
         raise ValueError(f"{plan.source}: has no discriminator, so --freeze-d has nothing pretrained to freeze")
-    plan.train.validate()
+    plan.setting_options(plan.settings[0]).validate()  # the shared options, with the source
     for name in ("structure_seeds", "grid_seeds"):
         if getattr(plan, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")

@@ -124,10 +124,7 @@ class Trainer:
     def _config(self, source: Checkpoint | None) -> ModelConfig:
         o = self.options
         if source is None:
-            if o.size is None:
-                raise ValueError("training from scratch needs --size")
-            return ModelConfig(size=o.size, style_dim=o.style_dim, n_mlp=o.n_mlp,
-                               channel_multiplier=o.channel_multiplier, channels=o.channels)
+            return o.model
         config = source.config
         if config is None or not any(source.has(k) for k in ("g", "g_ema")):
             raise ValueError(f"{source.path}: holds no generator to fine-tune")

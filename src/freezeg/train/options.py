@@ -9,9 +9,10 @@ A run stores its options in run.json, so `--resume` continues with exactly these
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 from ..models.freeze import FreezeSpec
+from ..models.networks import ModelConfig
 from ..utils.precision import PRECISIONS
 
 
@@ -21,13 +22,10 @@ class TrainOptions:
 
     data: str  # image folder, zip or prepared dataset
     out: str  # run folder
-    size: int | None = None  # model resolution (fine-tuning: taken from the source)
     source: str | None = None  # checkpoint to fine-tune
-    # Model (from scratch only)
-    style_dim: int = 512
-    n_mlp: int = 8
-    channel_multiplier: int = 2
-    channels: dict[int, int] | None = None  # per-resolution channel overrides
+    # The architecture of a run from scratch; a fine-tune takes its source's (model stays None)
+    model: ModelConfig | None = None
+    size: int | None = None  # fine-tuning only: the resolution the source must have (None: any)
     # What trains
     freeze: FreezeSpec = field(default_factory=FreezeSpec)
     # Schedule
@@ -84,15 +82,27 @@ class TrainOptions:
             raise ValueError("--ema-kimg must be >= 0 and --ema-rampup > 0")
         if self.r1_gamma < 0 or self.path_weight < 0:
             raise ValueError("--r1 and --path-reg weights must be >= 0")
+        if self.source is None and self.model is None:
+            raise ValueError("training from scratch needs --size (the model's resolution)")
+        if self.source is not None and self.model is not None:
+            raise ValueError("a fine-tune takes its architecture from the source checkpoint; give no model")
+        if self.model is not None and self.size is not None and self.size != self.model.size:
+            raise ValueError(f"--size {self.size} differs from the model's {self.model.size}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
+    @property
+    def resolution(self) -> int | None:
+        """The model's resolution when known before the source is read."""
+        return self.model.size if self.model is not None else self.size
+
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """run.json's flat layout: the model's keys (size, style_dim, ...) beside the options."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         d["freeze"] = self.freeze.to_dict()
         d["betas"] = list(self.betas)
-        if self.channels is not None:
-            d["channels"] = {str(k): v for k, v in self.channels.items()}
+        if self.model is not None:
+            d.update(self.model.to_dict())
         return d
 
     @classmethod
@@ -100,14 +110,17 @@ class TrainOptions:
         d = dict(d)
         if "precision" not in d:  # run.json before --precision: `amp` (bf16) or float32
             d["precision"] = "bf16" if d.get("amp") else "fp32"
-        known = {f.name for f in fields(cls)}
+        # Runs from scratch keep their architecture in the flat keys; a fine-tune's are ignored
+        # (older run.json files wrote the unused defaults there).
+        model = ModelConfig.from_dict(d) if d.get("source") is None and d.get("size") is not None else None
+        known = {f.name for f in fields(cls)} - {"model"}
         d = {k: v for k, v in d.items() if k in known}
+        if model is not None:
+            d["size"] = None
         d["freeze"] = FreezeSpec.from_dict(d.get("freeze"))
         if d.get("betas") is not None:
             d["betas"] = tuple(float(b) for b in d["betas"])
-        if d.get("channels") is not None:
-            d["channels"] = {int(k): int(v) for k, v in d["channels"].items()}
-        return cls(**d)
+        return cls(model=model, **d)
 
 
 def parse_channels(text: str | None) -> dict[int, int] | None:
