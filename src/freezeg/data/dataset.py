@@ -33,7 +33,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ..utils.files import normal_permissions, write_json
+from ..utils import faults
+from ..utils.files import naming_disk_errors, normal_permissions, write_json
 from .images import IMAGE_SUFFIXES, ImageReadError, decode_image, fit_square, is_image_file, list_images
 
 log = logging.getLogger("freezeg")
@@ -516,16 +517,17 @@ def _write_prepared(out: Path, fill: Callable[[Path], dict]) -> ImageDataset:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        meta = fill(work)
-        if out.suffix.lower() == ".zip":
-            _write_zip(work / ARRAY, meta, work / "out.zip")
-            os.replace(work / "out.zip", out)
-        else:
-            _write_pngs(work / ARRAY, work / IMAGES)
-            write_json(work / MARKER, meta)
-            normal_permissions(work)
-            _install_folder(work, out)
-            work = None
+        with naming_disk_errors(out):  # the half-made work folder goes; an older `out` stays
+            meta = fill(work)
+            if out.suffix.lower() == ".zip":
+                _write_zip(work / ARRAY, meta, work / "out.zip")
+                os.replace(work / "out.zip", out)
+            else:
+                _write_pngs(work / ARRAY, work / IMAGES)
+                write_json(work / MARKER, meta)
+                normal_permissions(work)
+                _install_folder(work, out)
+                work = None
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
@@ -562,6 +564,7 @@ def _encoded_pngs(array_path: Path) -> Iterator[tuple[str, bytes]]:
             chunk = np.array(images[start : start + CHUNK])
             for i, data in enumerate(pool.map(_png_bytes, chunk), start):
                 yield f"{IMAGES}/{i:0{digits}d}.png", data
+                faults.reached("item")
 
 
 def _write_pngs(array_path: Path, folder: Path) -> None:

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from ..data.dataset import ImageDataset
 from ..models.networks import Generator
+from ..utils import faults
 from .encoder import (
     Encoder,
     EncoderConfig,
@@ -206,6 +207,7 @@ def train_encoder(
             optimizer.step()
             step += 1
             bar.update(1)
+            faults.reached("step")
             last = {"latent": latent_loss.item(), "image": image_loss.item()}
             if step % 10 == 0:
                 bar.set_postfix(latent=f"{last['latent']:.3f}", image=f"{last['image']:.4f}")

@@ -33,6 +33,7 @@ from ..models.checkpoint import atomic_torch_save
 from ..models.freeze import FreezeSpec
 from ..models.networks import Generator
 from ..train.distributed import weights_digest
+from ..utils import faults
 from .encoder import describe_generator
 from .latents import Latent, config_summary, read_torch_file, stack_latents
 
@@ -192,6 +193,7 @@ class PivotalTuner:
             optimizer.zero_grad(set_to_none=True)
             loss.sum().backward(inputs=chosen)
             optimizer.step()
+            faults.reached("step")
         with torch.no_grad():
             for p, kept in zip(chosen, best):
                 p.copy_(kept)

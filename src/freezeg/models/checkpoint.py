@@ -415,6 +415,21 @@ def save_checkpoint(path: str | os.PathLike, *, meta: Mapping[str, Any] | None =
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """torch.save to a temp file in the same folder, fsync, then rename over `path`."""
-    with atomic_path(path, durable=True) as tmp:
-        torch.save(obj, tmp)
+    """torch.save to a temp file in the same folder, fsync, then rename over `path`.
+
+    The file object (not a path) lets a full disk surface as the OSError of the write that
+    failed, which atomic_path turns into one line with the bytes written of about the total.
+    """
+    with atomic_path(path, durable=True, expected_bytes=tensor_bytes(obj)) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+
+
+def tensor_bytes(obj: Any) -> int:
+    """The bytes of the tensors in a nested dict/list/tuple (about a torch.save file's size)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0

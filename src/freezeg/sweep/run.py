@@ -35,6 +35,7 @@ from ..models.networks import Generator
 from ..train.loop import Trainer
 from ..train.run import RUN_FILE, RunFolder
 from ..translate import LATENTS, FolderTranslation, collect_inputs
+from ..utils import faults
 from ..utils.devices import resolve_device
 from ..utils.files import write_json
 from .evaluate import GRID_ROW, TRANSLATED, build_reference, evaluate, evaluate_source
@@ -160,6 +161,7 @@ def run_sweep(plan: SweepPlan, overwrite: bool = False, progress: bool = True) -
         row["seconds"] = seconds
         write_json(result_path, row)
         rows.append(row)
+        faults.reached("setting")
 
     recommendation = recommend(rows, plan.tolerance)
     summary = {"data": plan.data, "source": plan.source, "steps": plan.train.steps, "seed": plan.train.seed,

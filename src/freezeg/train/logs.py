@@ -10,6 +10,7 @@ protobuf fields needed are encoded by hand below. `tensorboard --logdir runs/` r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import socket
@@ -21,7 +22,7 @@ from typing import Mapping
 
 import torch
 
-from ..utils.files import atomic_path
+from ..utils.files import atomic_path, naming_disk_errors
 
 
 def _crc32c_table() -> list[int]:
@@ -101,17 +102,22 @@ class TensorBoardWriter:
 
     def _write(self, data: bytes) -> None:
         header = struct.pack("<Q", len(data))
-        self._file.write(header + struct.pack("<I", _masked_crc(header)) + data + struct.pack("<I", _masked_crc(data)))
+        with naming_disk_errors(self.path):
+            self._file.write(header + struct.pack("<I", _masked_crc(header)) + data + struct.pack("<I", _masked_crc(data)))
 
     def add_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
         """One event at `step` holding every (tag, value) pair; non-finite values are written as they are."""
         if scalars:
             self._write(_event(time.time(), int(step), summary=_scalar_summary(scalars)))
-            self._file.flush()
+            with naming_disk_errors(self.path):
+                self._file.flush()
 
     def close(self) -> None:
+        """Close the file; a flush that fails on a full disk is dropped (the error that stopped the
+        run was already raised, and this file is only a viewer's copy of log.csv)."""
         if not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
 
 
 class CsvLog:
@@ -146,7 +152,7 @@ class CsvLog:
         new = self.columns is None
         if new:
             self.columns = list(row.keys())
-        with open(self.path, "a", newline="") as f:
+        with naming_disk_errors(self.path), open(self.path, "a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
             if new:
                 writer.writeheader()

@@ -28,7 +28,9 @@ from ..data.dataset import ImageDataset, open_dataset
 from ..models.checkpoint import Checkpoint, build_discriminator, build_generator, load_checkpoint, save_checkpoint
 from ..models.freeze import apply_discriminator_freeze, apply_generator_freeze, trainable_parameters
 from ..models.networks import Discriminator, Generator, ModelConfig
+from ..utils import faults
 from ..utils.devices import resolve_device
+from ..utils.files import WriteFailed
 from ..utils.precision import autocast_factory, resolve_precision
 from . import distributed as ddp
 from .augment import AdaptiveAugment, parse_augment
@@ -40,7 +42,7 @@ from .logs import CsvLog, IntervalStats, TensorBoardWriter, duration
 from .losses import D_PHASES, StyleGAN2Loss
 from .optim import build_adam, full_state, load_full_state, set_lr
 from .options import TrainOptions
-from .recovery import NonFiniteGuard, TrainingDiverged
+from .recovery import NonFiniteGuard, TrainingDiverged, poison_gradients
 from .run import RunFolder
 from .signals import StopOnSignal, StopRequested
 
@@ -243,6 +245,8 @@ class Trainer:
         optim, params = (self.d_optim, self.d_params) if phase in D_PHASES else (self.g_optim, self.g_params)
         optim.zero_grad(set_to_none=True)
         result = self.loss.accumulate_gradients(phase, real)
+        if faults.nan_at(self.state.step + 1):
+            poison_gradients(params)
         ok = ddp.reduce_gradients(params, self.info, result.loss)
         if ok:
             optim.step()
@@ -271,7 +275,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> int:
-        """Run until `options.steps` iterations; returns the last step. Raises StopRequested on a signal."""
+        """Run until `options.steps` iterations; returns the last step. Raises StopRequested on a
+        signal, and WriteFailed (saying which checkpoint a --resume continues from) on a full disk."""
+        try:
+            return self._train()
+        except WriteFailed as e:
+            raise e.with_note(e.note or self.run.resume_note()) from None
+
+    def _train(self) -> int:
         o = self.options
         if self._fresh_start:  # every process takes part in writing a checkpoint
             self.save_checkpoint()  # the starting point: what a non-finite recovery can fall back to
@@ -287,6 +298,7 @@ class Trainer:
                         self._recover(bar)
                         continue
                     bar.update(1)
+                    faults.reached("step")
                     step = self.state.step
                     if step % o.sample_every == 0 or step == o.steps:
                         self.save_samples()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import torch
+
 log = logging.getLogger("freezeg")
 
 MAX_RECOVERIES = 5  # reloads after non-finite streaks before the run gives up
@@ -41,3 +43,13 @@ class NonFiniteGuard:
         if not has_checkpoint:
             raise TrainingDiverged(f"{where}: non-finite training and no checkpoint to fall back to")
         return self.lr_scale * 0.5
+
+
+def poison_gradients(params: list[torch.nn.Parameter]) -> None:
+    """Make one gradient NaN, as a blown-up step would (fault injection: FREEZEG_FAULTS nan@step=K)."""
+    for p in params:
+        if p.grad is not None:
+            p.grad.view(-1)[0] = float("nan")
+            return
+    if params:
+        params[0].grad = torch.full_like(params[0], float("nan"))

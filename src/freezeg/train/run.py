@@ -26,7 +26,7 @@ from ..models.run_layout import (
     periodic_checkpoints,
     step_file_name,
 )
-from ..utils.files import write_json
+from ..utils.files import atomic_path, write_json
 
 log = logging.getLogger("freezeg")
 
@@ -121,13 +121,19 @@ class RunFolder:
 
     def mark_best(self, checkpoint: Path) -> None:
         """Make best.pt a copy of `checkpoint` (a hard link where the file system allows; atomic)."""
-        tmp = self.checkpoints / f".{BEST}.tmp"
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(checkpoint, tmp)
-        except OSError:
-            shutil.copyfile(checkpoint, tmp)
-        os.replace(tmp, self.best)
+        with atomic_path(self.best) as tmp:
+            tmp.unlink()
+            try:
+                os.link(checkpoint, tmp)
+            except OSError:
+                shutil.copyfile(checkpoint, tmp)
+
+    def resume_note(self) -> str:
+        """What a run stopped by a failed write can go on from (for the one-line error)."""
+        done = self.periodic_checkpoints()
+        if not done:
+            return "no checkpoint yet; free space and run with --resume to start again"
+        return f"the previous checkpoint {done[-1][1].name} is intact; free space and continue with --resume"
 
     def prune(self, keep: int) -> None:
         """Delete all but the newest `keep` periodic checkpoints (best.pt is kept apart)."""

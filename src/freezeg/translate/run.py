@@ -21,6 +21,7 @@ from ..inversion.latents import Latent, load_latent, save_latent
 from ..inversion.pipeline import Inversion
 from ..inversion.pivotal import PivotalTuner, Tuning
 from ..models.networks import Generator
+from ..utils import faults
 from ..utils.media import from_uint8, save_image
 from ..utils.video import read_video, write_video
 from .faces import ALIGNED, aligned_crop, paste_faces
@@ -144,9 +145,11 @@ class FolderTranslation:
             for start in range(0, len(images), batch):
                 self._image_batch(images[start : start + batch])
                 bar.update(len(images[start : start + batch]))
+                faults.reached("item")
             for start in range(0, len(latents), RENDER_BATCH):
                 self._latent_batch(latents[start : start + RENDER_BATCH])
                 bar.update(len(latents[start : start + RENDER_BATCH]))
+                faults.reached("item")
         for item in videos:
             self._video(item)
         self._finish()
