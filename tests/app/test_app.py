@@ -15,6 +15,7 @@ from freezeg.align import align, detect, paste_back
 from freezeg.app.studio import MAX_STEPS, RenderSettings, Studio, fit_within
 from freezeg.app.uploads import UploadError, read_photo, safe_stem
 from freezeg.cli import main
+from freezeg.generate.compare import pair_grid
 from freezeg.generate.sampling import seeded_images
 from freezeg.inversion.distances import make_distance
 from freezeg.inversion.latents import Latent, load_latent, save_latent
@@ -398,3 +399,21 @@ def test_pasted_photos_are_shown_shrunk_to_the_page():
     assert fit_within(np.zeros((600, 3000, 3), np.uint8), 1024).shape == (205, 1024, 3)
     small = np.zeros((60, 30, 3), np.uint8)
     assert fit_within(small, 1024) is small
+
+
+def test_the_program_api_translates_renders_and_draws_pairs_without_keeping_anything(studio, photo, models):
+    translation, reconstruction, psnr = studio.api_translate(str(photo))
+    assert translation.shape == reconstruction.shape == (16, 16, 3) and translation.dtype == np.uint8
+    assert isinstance(psnr, float) and 5 < psnr < 60
+    assert not any(studio.work_dir.iterdir())  # the call's session folder is gone
+    source_image, target_image = studio.api_render(5, 0.7)
+    again = studio.api_render(5, 0.7, "copy-of-source")
+    assert np.array_equal(source_image, again[0]) and np.array_equal(again[0], again[1])  # same G both sides
+    assert not np.array_equal(source_image, target_image)
+    assert np.array_equal(studio.api_pairs("0-2"), pair_grid(models[0], models[1], [0, 1, 2]))
+    for call, message in ((lambda: studio.api_render(1, 2.0), "truncation: between 0 and 1"),
+                          (lambda: studio.api_render(1, 1.0, "nope"), "'nope' is not served here"),
+                          (lambda: studio.api_translate(str(photo.parent / "missing.png")), "missing.png")):
+        with pytest.raises((ValueError, OSError), match=message):
+            call()
+    assert not any(studio.work_dir.iterdir())

@@ -295,3 +295,21 @@ def test_a_visitor_aligns_faces_chooses_one_and_pastes_it_back(server, browser, 
     page.get_by_role("option", name=f"face {other[-1]} (").click()
     _wait_for_text(page, "#downloads", f"{other}-latent")
     _wait_for_text(page, "#report", "Pasted back into pair.png (1024x512)")
+
+
+def test_programs_reach_translate_render_and_pairs_by_name_and_nothing_else(server, models):
+    """gradio_client, as README shows it: three named endpoints; the page's own events stay private."""
+    gradio_client = pytest.importorskip("gradio_client")
+    url, _ = server
+    client = gradio_client.Client(url, verbose=False)
+    assert sorted(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == [
+        "/pairs", "/render", "/translate"]
+    translation, reconstruction, psnr = client.predict(gradio_client.handle_file(models[2]), api_name="/translate")
+    for path in (translation, reconstruction):
+        assert Image.open(path).size == (32, 32)
+    assert isinstance(psnr, float) and psnr > 5
+    source_image, target_image = client.predict(3, 1.0, "", api_name="/render")
+    assert Image.open(source_image).size == Image.open(target_image).size == (32, 32)
+    assert Image.open(client.predict("0-3", 1.0, "", api_name="/pairs")).size[0] > 32
+    with pytest.raises(Exception, match="truncation: between 0 and 1"):
+        client.predict(3, 5.0, "", api_name="/render")

@@ -313,26 +313,76 @@ def build_page(studio: Studio) -> gr.Blocks:
 
         everything = {session, upload, seed, style_upload, steps, space, align_faces, face_menu, *controls}
         translate_outputs = [session, status, face_menu, align_faces, *view_outputs]
-        upload.upload(on_upload, everything, translate_outputs, concurrency_id="projection")
-        align_faces.input(on_align, everything, translate_outputs, concurrency_id="projection")
-        face_menu.input(on_face, everything, translate_outputs, concurrency_id="projection")
-        reproject.click(on_reproject, everything, translate_outputs, concurrency_id="projection")
-        style_upload.upload(on_style_upload, everything, translate_outputs, concurrency_id="projection")
-        stop.click(on_stop, None, None, queue=False)
-        use_seed.click(on_seed, everything, translate_outputs, concurrency_id="render")
-        seed.submit(on_seed, everything, translate_outputs, concurrency_id="render")
+        upload.upload(on_upload, everything, translate_outputs, concurrency_id="projection", api_visibility="private")
+        align_faces.input(on_align, everything, translate_outputs, concurrency_id="projection", api_visibility="private")
+        face_menu.input(on_face, everything, translate_outputs, concurrency_id="projection", api_visibility="private")
+        reproject.click(on_reproject, everything, translate_outputs, concurrency_id="projection", api_visibility="private")
+        style_upload.upload(on_style_upload, everything, translate_outputs, concurrency_id="projection", api_visibility="private")
+        stop.click(on_stop, None, None, queue=False, api_visibility="private")
+        use_seed.click(on_seed, everything, translate_outputs, concurrency_id="render", api_visibility="private")
+        seed.submit(on_seed, everything, translate_outputs, concurrency_id="render", api_visibility="private")
         for control in controls:
             control.change(on_render, everything, [status, *view_outputs], concurrency_id="render",
-                           show_progress="hidden")
+                           show_progress="hidden", api_visibility="private")
         draw_pairs.click(on_pairs, everything | {pair_seeds}, [session, pairs_image, pairs_file, pairs_status],
-                         concurrency_id="render")
+                         concurrency_id="render", api_visibility="private")
         make_loop.click(on_loop, everything | {loop_seeds, with_latent, frames, fps, fmt},
-                        [session, loop_gif, loop_video, loop_file, loop_status], concurrency_id="render")
+                        [session, loop_gif, loop_video, loop_file, loop_status], concurrency_id="render",
+                        api_visibility="private")
+        add_program_api(studio, reporter, stop_check)
+
         def on_leave(request: gr.Request):
             studio.stops.forget(request.session_hash)
 
         page.unload(on_leave)
     return page
+
+
+def add_program_api(studio: Studio, reporter, stop_check) -> None:
+    """The endpoints programs call (gradio_client): /translate, /render and /pairs, on components
+    the page does not show. Every event of the page itself keeps its API private."""
+    with gr.Column(visible=False):
+        image_in = gr.File(file_count="single", type="filepath", label="image")
+        translation = gr.Image(type="numpy", format="png", label="translation")
+        reconstruction = gr.Image(type="numpy", format="png", label="reconstruction")
+        psnr = gr.Number(label="reconstruction PSNR (dB)")
+        seed = gr.Number(0, precision=0, label="seed")
+        truncation = gr.Number(1.0, label="truncation")
+        target = gr.Textbox("", label="target (empty: the first)")
+        seeds = gr.Textbox("0-7", label="seeds")
+        source_image = gr.Image(type="numpy", format="png", label="source")
+        target_image = gr.Image(type="numpy", format="png", label="target")
+        grid = gr.Image(type="numpy", format="png", label="pairs")
+
+    def api_error(e: Exception):
+        raise gr.Error(str(e))
+
+    def translate(path, request: gr.Request, progress=gr.Progress()):
+        if not path:
+            raise gr.Error("give one image file")
+        try:
+            return studio.api_translate(path, reporter(progress), stop_check(request))
+        except (ValueError, OSError) as e:
+            api_error(e)
+
+    def render(seed_value, truncation_value, target_label):
+        try:
+            return studio.api_render(int(seed_value or 0), float(truncation_value), target_label)
+        except (ValueError, OSError) as e:
+            api_error(e)
+
+    def pairs(seed_text, truncation_value, target_label):
+        try:
+            return studio.api_pairs(seed_text, float(truncation_value), target_label)
+        except (ValueError, OSError) as e:
+            api_error(e)
+
+    image_in.change(translate, image_in, [translation, reconstruction, psnr], api_name="translate",
+                    concurrency_id="projection", api_visibility="public")
+    seed.change(render, [seed, truncation, target], [source_image, target_image], api_name="render",
+                concurrency_id="render", api_visibility="public")
+    seeds.change(pairs, [seeds, truncation, target], grid, api_name="pairs", concurrency_id="render",
+                 api_visibility="public")
 
 
 def _done(s: Session) -> str:

@@ -506,7 +506,51 @@ class Studio:
             lines.append(f"Layer blend (target share per block): {shares}.")
         return "\n\n".join(lines)
 
-    # ------------------------------------------------------------------ pairs and interpolation
+    # ------------------------------------------------------------------ the program API (gradio_client)
+    def api_translate(self, path: str, progress: Progress = _no_progress,
+                      should_stop: ShouldStop = _never) -> tuple[np.ndarray, np.ndarray, float | None]:
+        """/translate: one image (or latent) file -> (translation, reconstruction, reconstruction PSNR in dB).
+
+        Projected with the server's settings and drawn by the first target; nothing is kept after
+        the call (PSNR is None for a latent file that carries none)."""
+        session = self.new_session()
+        try:
+            session = self.open_upload(session, path, progress, should_stop)
+            view = self.rerender(session, RenderSettings(target=self.target_labels[0]))
+            psnr = session.latent.fidelity.get("psnr")
+            return view.translation, view.reconstruction, float(psnr) if isinstance(psnr, (int, float)) else None
+        finally:
+            self.end_session(session)
+
+    def api_render(self, seed: int, truncation: float = 1.0, target: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """/render: a seed -> (the source's image, the target's image), at `truncation`."""
+        if not 0.0 <= float(truncation) <= 1.0:
+            raise UploadError(f"truncation: between 0 and 1, got {truncation}")
+        session = self.new_session()
+        try:
+            session = self.use_seed(session, seed)
+            view = self.rerender(session, RenderSettings(target=self._target(target), truncation=float(truncation)))
+            return view.reconstruction, view.translation
+        finally:
+            self.end_session(session)
+
+    def api_pairs(self, seeds: str, truncation: float = 1.0, target: str | None = None) -> np.ndarray:
+        """/pairs: seeds such as "0-7" -> the pair grid (source row above target row)."""
+        session = self.new_session()
+        try:
+            grid, _ = self.pairs(session, RenderSettings(target=self._target(target), truncation=float(truncation)),
+                                 seeds)
+            return grid
+        finally:
+            self.end_session(session)
+
+    def _target(self, label: str | None) -> str:
+        if not label:
+            return self.target_labels[0]
+        if label not in self.targets:
+            raise UploadError(f"target: {label!r} is not served here (choose from {', '.join(self.target_labels)})")
+        return label
+
     def pairs(self, session: Session, settings: RenderSettings, seeds: str) -> tuple[np.ndarray, str]:
         """A grid of seeds through the source (upper rows) and the target (lower rows); PNG saved for download."""
         chosen = parse_seeds(seeds, "Seeds")
