@@ -4,7 +4,7 @@ VENV    ?= .venv
 PY       = $(VENV)/bin/python
 RETRAIN ?= 0
 
-.PHONY: venv test test-all demo bench clean
+.PHONY: venv test test-all demo bench docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: venv
 
 bench: venv
 	$(VENV)/bin/freezeg bench
+
+# The documentation site, into runs/site (the test suite builds it too, with the same --strict).
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -155,3 +155,13 @@ def test_harness_run_names_carry_recipe_options():
         parse_runs("default(latent_noise=0.1):5")
     with pytest.raises(ValueError, match=r"recipe options are OPTION=VALUE"):
         parse_runs("default(mse):5")
+
+
+@pytest.mark.parametrize("command", ["project", "translate"])
+def test_json_prints_the_records_it_wrote_and_nothing_else_on_stdout(tmp_path, freezeg_pair, photos, capsys, command):
+    src, tgt = freezeg_pair
+    models = ["--ckpt", src] if command == "project" else ["--source", src, "--target", tgt]
+    assert main([command, str(photos), *models, "--out", str(tmp_path / "o"), "--json", *QUICK]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "o" / "fidelity.json").read_text())
+    assert sorted(printed["inputs"]) == ["p0", "p1"] and printed["inputs"]["p0"]["psnr"] > 10

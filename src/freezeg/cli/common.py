@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ..inversion.pipeline import Inversion
 from ..inversion.recipes import DEFAULT_RECIPE, RECIPES, recipe_options
 from ..inversion.staged import StagedOptions
 from ..translate import DEFAULT_POOR_PSNR, expand_faces
+from ..translate.records import FIDELITY_FILE
 from ..utils.devices import DEVICE_CHOICES
 from ..utils.precision import PRECISIONS, resolve_precision
 from ..utils.ranges import parse_seeds  # noqa: F401 (the subcommands import it from here)
@@ -44,6 +46,9 @@ def add_outputs(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--poor-psnr", type=float, default=DEFAULT_POOR_PSNR, help="flag inversions below this PSNR (dB)")
     p.add_argument("--overwrite", action="store_true", help=f"redo {what} whose outputs exist")
+    p.add_argument("--json", action="store_true",
+                   help="print the run's records (fidelity.json: settings, every input's fidelity and files, what "
+                        "was skipped) as JSON on stdout; messages stay on stderr")
 
 
 def add_align(p: argparse.ArgumentParser, paste: bool) -> None:
@@ -75,6 +80,13 @@ def check_any(inputs) -> None:
     if not inputs.items:
         reasons = "; ".join(f"{p} ({r})" for p, r in inputs.skipped[:3])
         raise ValueError(f"no usable inputs{': ' + reasons if reasons else ''}")
+
+
+def finish_report(args: argparse.Namespace, report, what: str) -> None:
+    """The run's one-line summary on stderr, and with --json its records on stdout."""
+    log_report(report, what)
+    if args.json:
+        print(json.dumps(json.loads((Path(report.out_dir) / FIDELITY_FILE).read_text()), indent=1))
 
 
 def log_report(report, what: str) -> None:

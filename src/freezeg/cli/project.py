@@ -15,7 +15,7 @@ from .common import (
     aligned_inputs,
     check_align,
     check_any,
-    log_report,
+    finish_report,
     make_inversion,
 )
 
@@ -43,5 +43,5 @@ def run_project(args: argparse.Namespace) -> int:
     inputs = aligned_inputs(args, inputs, g.size)
     run = FolderTranslation(g, args.out, make_inversion(args, device, g), overwrite=args.overwrite,
                             poor_psnr=args.poor_psnr, source_path=args.ckpt, progress=not args.quiet)
-    log_report(run.run(inputs), "projected")
+    finish_report(args, run.run(inputs), "projected")
     return 0

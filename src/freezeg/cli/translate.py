@@ -32,7 +32,7 @@ from .common import (
     check_align,
     check_any,
     check_output,
-    log_report,
+    finish_report,
     make_inversion,
     parse_seeds,
 )
@@ -155,7 +155,7 @@ def run_translate(args: argparse.Namespace) -> int:
     run = FolderTranslation(source, args.out, inversion, target=target, style=style, tuner=tuner, overwrite=args.overwrite,
                             poor_psnr=args.poor_psnr, source_path=args.source, target_path=args.target,
                             progress=not args.quiet, paste=args.paste_back)
-    log_report(run.run(inputs), "translated")
+    finish_report(args, run.run(inputs), "translated")
     return 0
 
 

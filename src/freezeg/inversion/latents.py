@@ -98,6 +98,8 @@ def read_torch_file(path: str | os.PathLike, what: str = "latent file") -> Any:
     except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError,
             AttributeError, TypeError, struct.error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if first.startswith("Weights only load failed"):  # torch's long advice about trusting the file
+            first = "it holds pickled objects that are not plain tensors and data; refused unread"
         raise ValueError(f"{path}: not a readable {what} ({first[:120]})") from None
 
 
