@@ -438,3 +438,16 @@ def test_injected_nan_gradients_are_survived_and_the_last_checkpoint_is_finite(t
     last = final(tmp_path)
     assert last.step == 8 and last.meta["train_state"]["recoveries"] == 1 and last.meta["train_state"]["lr_scale"] == 0.5
     assert all(torch.isfinite(t).all() for t in _weights(last).values())
+
+
+def test_a_fine_tuned_checkpoint_converts_and_a_training_mapping_drops_the_stale_average_w(tmp_path, cartoons, source_ckpt):
+    data = torch.load(source_ckpt, weights_only=False)
+    data["latent_avg"] = torch.ones(TINY.style_dim)  # the source's average w
+    src = tmp_path / "src-with-avg.pt"
+    torch.save(data, src)
+    Trainer(options(tmp_path, cartoons, source=str(src), steps=1, ckpt_every=1)).train()  # the mapping trains
+    tuned = final(tmp_path)
+    assert "latent_avg" not in tuned.parts  # it would be the source's, no longer the mean of the new mapping
+    assert main(["convert", str(tuned.path), "--out", str(tmp_path / "converted.pt"), "-q"]) == 0
+    meta = load_checkpoint(tmp_path / "converted.pt").meta["source"]
+    assert meta["fine_tuned_from"] == str(src) and meta["path"] == str(tuned.path)

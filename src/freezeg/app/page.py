@@ -14,6 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the
 
 import gradio as gr
 
+from ..utils.memory import limit_arenas
 from .studio import RenderSettings, Session, Studio
 
 INTRO = """\
@@ -404,6 +405,7 @@ def _has_mp4() -> bool:
 def launch(studio: Studio, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
     """Serve the page; blocks until Ctrl-C unless `block` is False (tests)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up checks
+    limit_arenas()  # before Gradio's worker threads exist (freezeg.utils.memory)
     page = build_page(studio)
     page.queue(default_concurrency_limit=1)
     page.launch(server_name=host, server_port=port, max_file_size=f"{studio.max_upload_mb:g}mb",

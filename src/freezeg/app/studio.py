@@ -57,6 +57,7 @@ from ..models.networks import Generator
 from ..translate import DEFAULT_POOR_PSNR, StyleMix, fit_to_model, layer_index, panel, render, seed_style
 from ..translate.faces import photo_suffix, save_photo
 from ..utils.media import from_uint8, save_image
+from ..utils.memory import return_free_memory
 from ..utils.ranges import parse_seeds
 from ..utils.video import write_video
 from .uploads import DEFAULT_MAX_UPLOAD_MB, UploadError, read_upload
@@ -335,7 +336,10 @@ class Studio:
         choice instead of the server's)."""
         if session.input is None:
             raise UploadError("no image to project: upload one first")
-        latent, stopped = self._invert(session.input, progress, should_stop, "projecting", steps, space)
+        try:
+            latent, stopped = self._invert(session.input, progress, should_stop, "projecting", steps, space)
+        finally:
+            return_free_memory()  # a projection's buffers, freed on a worker thread's arena
         session = self._with_latent(session, latent, session.name, "image", session.input, session.note)
         return dataclasses.replace(session, stopped=stopped)
 

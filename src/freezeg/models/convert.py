@@ -50,7 +50,11 @@ def to_freezeg(ckpt: Checkpoint, out: str | Path) -> tuple[Path, list[str]]:
     extra = {}
     if ckpt.parts.get("latent_avg") is not None:
         extra["latent_avg"] = ckpt.parts["latent_avg"]
-    source = dict(ckpt.meta.get("source") or {"format": ckpt.format})
+    # A converted file's `source` is a dict; a training checkpoint's is the path it was fine-tuned from.
+    prior = ckpt.meta.get("source")
+    source = dict(prior) if isinstance(prior, dict) else {"format": ckpt.format}
+    if isinstance(prior, str):
+        source["fine_tuned_from"] = prior
     source["path"] = ckpt.path
     path = save_checkpoint(out, meta={"source": source}, **modules, **extra)
     return path, [*modules, *extra]

@@ -182,7 +182,8 @@ class Trainer:
         for p in self.g_ema.parameters():
             p.requires_grad_(False)
         if not o.freeze.mapping and o.freeze.g_top_blocks is None:
-            self.g_ema.w_avg = None  # a training mapping makes the stored average w stale
+            # A training mapping makes the stored average w stale; save_checkpoint would write g's.
+            self.g.w_avg = self.g_ema.w_avg = None
         ddp.broadcast_module(self.g, self.info)
         ddp.broadcast_module(self.d, self.info)
         ddp.broadcast_module(self.g_ema, self.info)
