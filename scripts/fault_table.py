@@ -64,6 +64,14 @@ def same_weights(a: Path, b: Path) -> bool:
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def error_line(done: subprocess.CompletedProcess) -> str | None:
+    """The error line when the command refused its input (exit 2, no traceback); warnings may come first."""
+    lines = done.stderr.strip().splitlines()
+    if done.returncode == 2 and "Traceback" not in done.stderr and lines and lines[-1].startswith("freezeg: error: "):
+        return lines[-1][len("freezeg: error: "):]
+    return None
+
+
 def one_line_error(done: subprocess.CompletedProcess) -> str | None:
     """The error line when the command failed as it should (exit 2, one line, no traceback)."""
     err = done.stderr.strip()
@@ -114,7 +122,7 @@ def disk_rows(t: Table, w: dict, out: Path) -> None:
         ("run options (run.json)", finetune, "run.json", [], "ENOSPC"),
         ("sample grid (samples/*.png)", finetune, "step-0000002.png", ["--resume"], "EIO"),
         ("latent file (latents/*.pt)", translate, "*.pt", [], "ENOSPC"),
-        ("translated picture (000001.png)", translate, "000001.png", [], "ENOSPC"),
+        ("translated picture (*000001.png)", translate, "*000001.png", [], "ENOSPC"),
         ("pivotal tuning (.pti)", [*translate, "--pivotal-tuning", "--pt-steps", "2"], "*.pti", [], "ENOSPC"),
         ("translation records (fidelity.json)", translate, "fidelity.json", [], "ENOSPC"),
         ("video frames (.gif)", ["translate", w["gif"], "--source", w["src"], "--target", w["src"], "--steps", "2",
@@ -136,7 +144,7 @@ def disk_rows(t: Table, w: dict, out: Path) -> None:
         rerun = freezeg([*args, *again])
         ok = line is not None and not leftovers and rerun.returncode == 0
         shown = line if line else f"exit {done.returncode}: {done.stderr.strip()[-200:]}"
-        t.add(f"{code} writing the {what}", " ".join(map(str, cmd[:2])), ok,
+        t.add(f"{code} writing the {what}", "encoder train" if cmd[0] == "encoder" else cmd[0], ok,
               f"{shown.replace(str(out) + '/', '')}; rerun{' ' + ' '.join(again) if again else ''}: exit {rerun.returncode}")
 
 
@@ -150,9 +158,11 @@ def nan_rows(t: Table, w: dict, out: Path) -> None:
         last = sorted((run / "checkpoints").glob("step-*.pt"))
         finite = bool(last) and all(torch.isfinite(v).all() for v in weights(last[-1]).values())
         state = torch.load(last[-1], weights_only=True)["freezeg"]["train_state"] if last else {}
-        if steps == "2-30":  # never recovers: the run must give up cleanly, not write NaN weights
-            ok = done.returncode == 1 and "Traceback" not in done.stderr and finite
-            what = f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1][:160]}; the checkpoints on disk are finite"
+        if steps == "2-30":  # every step from 2 on: nothing can train, and the run must say so
+            warned = "skipped as non-finite" in done.stderr
+            ok = done.returncode == 0 and "Traceback" not in done.stderr and finite and warned
+            what = (f"exit {done.returncode}, finite weights, {state.get('recoveries')} reloads; it ends saying "
+                    f"\"{next((l.strip() for l in done.stderr.splitlines() if 'skipped as non-finite' in l), '(nothing)')[:90]}...\"")
         else:
             ok = done.returncode == 0 and finite
             what = (f"finished at step 8 with finite weights; {state.get('recoveries')} reload(s), "
@@ -236,7 +246,7 @@ def hostile_rows(t: Table, w: dict, out: Path) -> None:
     for what, cmd in cases:
         Path("/tmp/freezeg-fault-owned").unlink(missing_ok=True)
         done = freezeg(cmd)
-        line = one_line_error(done)
+        line = error_line(done)
         ran = Path("/tmp/freezeg-fault-owned").exists()
         t.add(f"hostile file: {what}", cmd[0], line is not None and not ran,
               (line or f"exit {done.returncode}: {done.stderr.strip()[-160:]}").replace(str(out) + "/", "")

@@ -43,6 +43,8 @@ import torch
 from PIL import Image
 
 Image.MAX_IMAGE_PIXELS = None  # this script writes the bomb; only the server must refuse it
+ARRIVAL_GAP = 0.5  # seconds between two visitors' arrivals
+REQUEST_TIMEOUT = 600.0  # seconds a visitor waits for one answer (a queue of 32 projections is long)
 
 
 def rss_mb(pid: int) -> float:
@@ -99,7 +101,17 @@ def visitor(index: int, url: str, until: float, pictures: list[Path], seeds: dic
     from gradio_client import Client, handle_file
 
     rng = random.Random(index)
-    client = Client(url, verbose=False)
+    time.sleep(index * ARRIVAL_GAP)  # visitors arrive one after another, not in the same instant
+    client = None
+    while client is None and time.time() < until:
+        try:
+            client = Client(url, verbose=False, httpx_kwargs={"timeout": REQUEST_TIMEOUT})
+        except Exception as e:  # the page did not load: a failed visit, then the visitor tries again
+            with tally.lock:
+                tally.failed.append(f"visitor {index}: connecting: {type(e).__name__}: {str(e)[:120]}")
+            time.sleep(5)
+    if client is None:
+        return
     own = pictures[index % len(pictures)]
     own_pixels = np.asarray(Image.open(own).convert("RGB"))
     while time.time() < until:
@@ -188,7 +200,7 @@ def main() -> int:
     try:
         from gradio_client import Client, handle_file
 
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": REQUEST_TIMEOUT})
         source = load_generator(args.source) if args.source else None
         size = source.size if source is not None else 32
         # Each visitor's own picture: a source sample, so its reconstruction is close and checkable.

@@ -264,6 +264,11 @@ def test_existing_run_is_kept_unless_resumed_or_overwritten(tmp_path, cartoons, 
     assert not (tmp_path / "run" / "checkpoints" / "step-0000003.pt").exists()
     assert main(["train", "--resume", "--out", str(tmp_path / "nothing")]) == 2
     assert "no run to resume" in capsys.readouterr().err
+    # Killed before run.json existed: the same command with --resume starts the run.
+    (tmp_path / "early").mkdir()
+    assert main(_finetune_argv(tmp_path, cartoons, source_ckpt, "--steps", "1", "--out", str(tmp_path / "early"),
+                               "--resume")) == 0
+    assert (tmp_path / "early" / "checkpoints" / "step-0000001.pt").is_file()
 
 
 def test_a_run_folder_stands_for_its_newest_checkpoint(tmp_path, cartoons, source_ckpt, capsys):

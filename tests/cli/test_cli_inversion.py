@@ -165,3 +165,14 @@ def test_json_prints_the_records_it_wrote_and_nothing_else_on_stdout(tmp_path, f
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((tmp_path / "o" / "fidelity.json").read_text())
     assert sorted(printed["inputs"]) == ["p0", "p1"] and printed["inputs"]["p0"]["psnr"] > 10
+
+
+def test_a_run_whose_every_input_is_refused_is_an_error(tmp_path, freezeg_pair, capsys):
+    src, tgt = freezeg_pair
+    (tmp_path / "notes.png").write_text("not a picture")
+    torch.save({"ws": torch.full((6, 16), float("nan"))}, tmp_path / "nan.pt")
+    assert main(["project", str(tmp_path / "notes.png"), "--ckpt", src, "--out", str(tmp_path / "p"), *QUICK]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"freezeg: error: {tmp_path / 'notes.png'}: ")
+    assert main(["translate", str(tmp_path / "nan.pt"), "--source", src, "--target", tgt, "--out", str(tmp_path / "t"),
+                 *QUICK]) == 2
+    assert "NaN or infinite values; nothing translated" in capsys.readouterr().err

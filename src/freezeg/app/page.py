@@ -355,28 +355,30 @@ def add_program_api(studio: Studio, reporter, stop_check) -> None:
         target_image = gr.Image(type="numpy", format="png", label="target")
         grid = gr.Image(type="numpy", format="png", label="pairs")
 
-    def api_error(e: Exception):
-        raise gr.Error(str(e))
-
+    # Errors are raised outside the except blocks: a chained gr.Error makes the server log a
+    # traceback for every refused upload.
     def translate(path, request: gr.Request, progress=gr.Progress()):
         if not path:
             raise gr.Error("give one image file")
         try:
             return studio.api_translate(path, reporter(progress), stop_check(request))
         except (ValueError, OSError) as e:
-            api_error(e)
+            message = str(e)
+        raise gr.Error(message)
 
     def render(seed_value, truncation_value, target_label):
         try:
             return studio.api_render(int(seed_value or 0), float(truncation_value), target_label)
         except (ValueError, OSError) as e:
-            api_error(e)
+            message = str(e)
+        raise gr.Error(message)
 
     def pairs(seed_text, truncation_value, target_label):
         try:
             return studio.api_pairs(seed_text, float(truncation_value), target_label)
         except (ValueError, OSError) as e:
-            api_error(e)
+            message = str(e)
+        raise gr.Error(message)
 
     image_in.change(translate, image_in, [translation, reconstruction, psnr], api_name="translate",
                     concurrency_id="projection", api_visibility="public")

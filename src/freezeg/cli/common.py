@@ -83,7 +83,12 @@ def check_any(inputs) -> None:
 
 
 def finish_report(args: argparse.Namespace, report, what: str) -> None:
-    """The run's one-line summary on stderr, and with --json its records on stdout."""
+    """The run's one-line summary on stderr, and with --json its records on stdout; a run in which
+    every input was skipped is an error (exit code 2) naming the first reason."""
+    if report.skipped and not report.done and not report.finished_before:
+        path, reason = report.skipped[0]
+        more = f" (and {len(report.skipped) - 1} more)" if len(report.skipped) > 1 else ""
+        raise ValueError(f"{path}: {reason}; nothing {what}{more}")
     log_report(report, what)
     if args.json:
         print(json.dumps(json.loads((Path(report.out_dir) / FIDELITY_FILE).read_text()), indent=1))

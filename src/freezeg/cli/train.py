@@ -102,6 +102,10 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     """TrainOptions from the command line, or from the run folder's run.json with --resume."""
     given = given_options(args)
     architecture = {} if args.finetune else architecture_flags(args, given)
+    if args.resume and args.data is not None and not RunFolder(args.out).has_run():
+        # Killed before run.json was written (or never started): the same command starts it.
+        log.info("%s: no run to resume yet; starting it", args.out)
+        args.resume = False
     if args.resume:
         stored = TrainOptions.from_dict(RunFolder(args.out).read_options())
         if args.data is not None and args.data != stored.data:

@@ -521,6 +521,7 @@ def _write_prepared(out: Path, fill: Callable[[Path], dict]) -> ImageDataset:
             meta = fill(work)
             if out.suffix.lower() == ".zip":
                 _write_zip(work / ARRAY, meta, work / "out.zip")
+                faults.check_write(out, work / "out.zip")
                 os.replace(work / "out.zip", out)
             else:
                 _write_pngs(work / ARRAY, work / IMAGES)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from ..data.dataset import ImageDataset
 from ..models.networks import Generator
 from ..utils import faults
+from ..utils.files import WriteFailed
 from .encoder import (
     Encoder,
     EncoderConfig,
@@ -148,8 +149,8 @@ def train_encoder(
             options = EncoderTrainingOptions(**{**kept, "steps": options.steps, "save_every": options.save_every})
         elif not overwrite:
             raise FileExistsError(f"{out}: already exists (--resume continues its training, --overwrite starts over)")
-    elif resume:
-        raise ValueError(f"{out}: nothing to resume (no such encoder file)")
+    elif resume:  # killed before its first save, or never started: begin (as `train --resume` does)
+        log.info("%s: nothing saved yet; training from the beginning", out)
     torch.manual_seed(options.seed)
     encoder = Encoder(EncoderConfig.for_generator(g, noise=options.noise, width=options.width), w_avg=stats.mean).to(device)
     optimizer = torch.optim.Adam(encoder.parameters(), lr=options.lr, betas=(0.9, 0.99))
@@ -166,10 +167,19 @@ def train_encoder(
             return f"{out}: already trained for {step} steps (raise --steps to continue)"
         log.info("%s: resuming at step %d of %d", out, step, options.steps)
 
+    saved_step = step if saved is not None else None
+
     def save(at: int) -> None:
+        nonlocal saved_step
         training = {"options": asdict(options), "optimizer": optimizer.state_dict(), "rng": gen.get_state(),
                     "source": source_path, "images": None if real is None else str(real.source)}
-        save_encoder(out, encoder, identity, at, training)
+        try:
+            save_encoder(out, encoder, identity, at, training)
+        except WriteFailed as e:  # a full disk: say what a --resume continues from
+            kept = (f"{out.name} keeps the save of step {saved_step}; free space and continue with --resume"
+                    if saved_step is not None else "nothing saved yet; free space and run again (--resume works too)")
+            raise e.with_note(kept) from None
+        saved_step = at
 
     stored = [n.to(device) for n in g.stored_noise()]
     variance = spread**2

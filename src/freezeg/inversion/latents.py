@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import struct
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,9 @@ def read_torch_file(path: str | os.PathLike, what: str = "latent file") -> Any:
     if not path.is_file():
         raise ValueError(f"{path}: no such {what}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's remarks on a stranger's pickle protocol; we refuse or read
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError,
             AttributeError, TypeError, struct.error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -279,9 +279,15 @@ class Trainer:
         """Run until `options.steps` iterations; returns the last step. Raises StopRequested on a
         signal, and WriteFailed (saying which checkpoint a --resume continues from) on a full disk."""
         try:
-            return self._train()
+            step = self._train()
         except WriteFailed as e:
             raise e.with_note(e.note or self.run.resume_note()) from None
+        if self.guard.skipped and self.info.is_main:
+            log.warning("%d iteration%s skipped as non-finite and %d checkpoint reload%s (log.csv: skipped); "
+                        "a run that skips often is not learning: check the data and lower --lr",
+                        self.guard.skipped, " was" if self.guard.skipped == 1 else "s were", self.guard.recoveries,
+                        "" if self.guard.recoveries == 1 else "s")
+        return step
 
     def _train(self) -> int:
         o = self.options

@@ -25,10 +25,12 @@ class NonFiniteGuard:
     lr_scale: float = 1.0  # halved at every reload (checkpointed)
     recoveries: int = 0  # reloads so far (checkpointed)
     bad_streak: int = 0  # consecutive skipped updates
+    skipped: int = 0  # skipped updates in this process (for the closing summary)
 
     def observe(self, ok: bool, step: int) -> bool:
         """Record an iteration's verdict; True when the run should reload a checkpoint now."""
         self.bad_streak = 0 if ok else self.bad_streak + 1
+        self.skipped += 0 if ok else 1
         if not ok:
             log.warning("step %d: non-finite loss or gradient; update skipped (%d in a row)", step, self.bad_streak)
         return self.bad_streak >= self.patience

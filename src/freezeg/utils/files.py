@@ -21,7 +21,7 @@ from . import faults
 DISK_ERRORS = {
     errno.ENOSPC: "disk full",
     errno.EDQUOT: "disk quota exceeded",
-    errno.EFBIG: "file size limit reached (ulimit -f, or the largest file the file system takes)",
+    errno.EFBIG: "file size limit reached",
     errno.EIO: "input/output error (a failing disk?)",
 }
 
