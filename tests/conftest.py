@@ -51,3 +51,16 @@ def pair(tmp_path, tiny_config):
     torch.manual_seed(1)
     src, tgt = Generator(tiny_config), Generator(tiny_config)
     return str(save_checkpoint(tmp_path / "src.pt", g_ema=src)), str(save_checkpoint(tmp_path / "tgt.pt", g_ema=tgt))
+
+
+@pytest.fixture
+def inject_faults(monkeypatch):
+    """Set FREEZEG_FAULTS (freezeg.utils.faults) in this process for one test: inject_faults("nan@step=3")."""
+    from freezeg.utils import faults
+
+    def set_rules(text: str) -> None:
+        monkeypatch.setenv(faults.ENV, text)
+        faults.reload()
+    yield set_rules
+    monkeypatch.delenv(faults.ENV, raising=False)
+    faults.reload()

@@ -404,39 +404,26 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
         precision.resolve_precision("fp16", cpu)
 
 
-@pytest.fixture
-def inject(monkeypatch):
-    """Set FREEZEG_FAULTS (freezeg.utils.faults) for this test only."""
-    from freezeg.utils import faults
-
-    def set_rules(text: str) -> None:
-        monkeypatch.setenv(faults.ENV, text)
-        faults.reload()
-    yield set_rules
-    monkeypatch.delenv(faults.ENV, raising=False)
-    faults.reload()
-
-
-def test_a_full_disk_at_a_checkpoint_is_one_line_and_resume_finishes(tmp_path, cartoons, inject, capsys):
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_resume_finishes(tmp_path, cartoons, inject_faults, capsys):
     argv = ["train", str(cartoons), "--out", str(tmp_path / "run"), "--size", "16", "--style-dim", "16",
             "--n-mlp", "2", "--channels", "4:16,8:16,16:8", "--batch", "4", "--steps", "4", "--ckpt-every", "2",
             "--augment", "none", "--eval-images", "0", "--sample-seeds", "0", "--device", "cpu",
             "--cache-dir", str(tmp_path / "cache"), "-q"]
-    inject("fail@write=step-0000002.pt")
+    inject_faults("fail@write=step-0000002.pt")
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Traceback" not in err
     assert err.startswith(f"freezeg: error: {tmp_path / 'run' / 'checkpoints' / 'step-0000002.pt'}: disk full (wrote ")
     assert err.endswith("the previous checkpoint step-0000000.pt is intact; free space and continue with --resume")
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step-0000000.pt"]
-    inject("")
+    inject_faults("")
     assert main([*argv, "--resume"]) == 0
     assert final(tmp_path).step == 4
 
 
-def test_injected_nan_gradients_are_survived_and_the_last_checkpoint_is_finite(tmp_path, cartoons, inject, caplog):
+def test_injected_nan_gradients_are_survived_and_the_last_checkpoint_is_finite(tmp_path, cartoons, inject_faults, caplog):
     """The fault switch's NaN reaches the real guard: skips, a reload at half the lr, a finite end."""
-    inject("nan@step=3-5")
+    inject_faults("nan@step=3-5")
     trainer = Trainer(options(tmp_path, cartoons, steps=8, ckpt_every=2, nan_patience=3))
     trainer.train()
     assert "step 3: non-finite" in caplog.text and "reloading" in caplog.text

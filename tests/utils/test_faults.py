@@ -12,17 +12,6 @@ from freezeg.utils import faults
 from freezeg.utils.files import WriteFailed, atomic_path, naming_disk_errors, write_json
 
 
-@pytest.fixture
-def inject(monkeypatch):
-    """Set FREEZEG_FAULTS for this test only."""
-    def set_rules(text: str) -> None:
-        monkeypatch.setenv(faults.ENV, text)
-        faults.reload()
-    yield set_rules
-    monkeypatch.delenv(faults.ENV, raising=False)
-    faults.reload()
-
-
 def test_rules_parse_and_anything_else_is_refused():
     f = faults.Faults.parse("nan@step=3-5; fail@write=step-*.pt:EFBIG;kill@item=2")
     assert f.nan_steps == {3, 4, 5} and f.failing_writes == [("step-*.pt", errno.EFBIG)] and f.kills == {"item": 2}
@@ -38,8 +27,8 @@ def test_without_the_variable_nothing_is_injected(monkeypatch):
     faults.reached("step")  # no kill, no counting
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path, inject):
-    inject("fail@write=run.json")
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path, inject_faults):
+    inject_faults("fail@write=run.json")
     target = tmp_path / "run.json"
     write_json(tmp_path / "other.json", {"a": 1})  # a name the rule does not match
     target.write_text("old")
@@ -52,8 +41,8 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path, injec
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "run.json"]
 
 
-def test_torch_saves_report_the_bytes_written_of_about_the_total(tmp_path, inject):
-    inject("fail@write=*.pt:EIO")
+def test_torch_saves_report_the_bytes_written_of_about_the_total(tmp_path, inject_faults):
+    inject_faults("fail@write=*.pt:EIO")
     with pytest.raises(WriteFailed, match=r"big\.pt: input/output error \(a failing disk\?\) \(wrote 2\.\d of 4\.\d MB\)"):
         atomic_torch_save({"w": torch.zeros(1_000_000)}, tmp_path / "big.pt")
     assert list(tmp_path.iterdir()) == []
