@@ -417,3 +417,14 @@ def test_the_program_api_translates_renders_and_draws_pairs_without_keeping_anyt
         with pytest.raises((ValueError, OSError), match=message):
             call()
     assert not any(studio.work_dir.iterdir())
+
+
+def test_a_bf16_server_draws_what_an_fp32_one_draws_within_bfloat16_rounding(models, tmp_path):
+    fp32 = make_studio(models, tmp_path / "a")
+    bf16 = make_studio(models, tmp_path / "b")
+    bf16.inversion.precision = "bf16"
+    views = [s.rerender(s.use_seed(s.new_session(), 4), settings()) for s in (fp32, bf16)]
+    diff = np.abs(views[0].translation.astype(int) - views[1].translation.astype(int))
+    assert 0 < diff.mean() < 4 and views[1].translation.dtype == np.uint8
+    for s in (fp32, bf16):
+        s.close()

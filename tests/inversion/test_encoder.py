@@ -99,3 +99,13 @@ def test_real_images_join_the_batches_and_must_come_back_on_resume(tmp_path, tin
     assert "3 steps" in train_encoder(g, out, longer, real=real, resume=True, progress=False)
     with pytest.raises(ValueError, match="--real-share"):
         EncoderTrainingOptions(real_share=1.0)
+
+
+def test_bf16_training_keeps_float32_weights_and_records_its_precision(tmp_path, tiny_config):
+    g = trained_like(tiny_config)
+    options = EncoderTrainingOptions(steps=2, batch=4, width=8, save_every=2, precision="bf16")
+    train_encoder(g, tmp_path / "enc.pt", options, progress=False)
+    data = read_encoder_file(tmp_path / "enc.pt")
+    assert data["training"]["options"]["precision"] == "bf16"
+    assert all(t.dtype == torch.float32 for t in data["state"].values() if t.is_floating_point())
+    assert all(torch.isfinite(t).all() for t in data["state"].values() if t.is_floating_point())

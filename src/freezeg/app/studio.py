@@ -58,6 +58,7 @@ from ..translate import DEFAULT_POOR_PSNR, StyleMix, fit_to_model, layer_index, 
 from ..translate.faces import photo_suffix, save_photo
 from ..utils.media import from_uint8, save_image
 from ..utils.memory import return_free_memory
+from ..utils.precision import autocast
 from ..utils.ranges import parse_seeds
 from ..utils.video import write_video
 from .uploads import DEFAULT_MAX_UPLOAD_MB, UploadError, read_upload
@@ -441,11 +442,19 @@ class Studio:
             label = f"seed {int(settings.style_seed)}"
         return StyleMix(ws[None], mix_from, float(settings.style_strength), label)
 
+    def rendering(self):
+        """The precision the page draws in: the projection's (bf16 where `auto` found native bf16)."""
+        return autocast(self.inversion.precision, next(self.source.parameters()).device)
+
     @torch.no_grad()
     def rerender(self, session: Session, settings: RenderSettings) -> View | None:
         """Render the session's latent with the settings (no projection); None before there is a latent."""
         if session is None or session.latent is None:
             return None
+        with self.rendering():
+            return self._rerender(session, settings)
+
+    def _rerender(self, session: Session, settings: RenderSettings) -> View:
         latent = session.latent
         if settings.truncation != 1:
             latent = dataclasses.replace(latent, ws=self.source.truncate(latent.ws, float(settings.truncation)))
@@ -560,7 +569,8 @@ class Studio:
         chosen = parse_seeds(seeds, "Seeds")
         if len(chosen) > MAX_PAIR_SEEDS:
             raise UploadError(f"Seeds: {len(chosen)} seeds; this page draws at most {MAX_PAIR_SEEDS}")
-        grid = pair_grid(self.source, self.generator_for(settings), chosen, truncation=settings.truncation)
+        with torch.no_grad(), self.rendering():
+            grid = pair_grid(self.source, self.generator_for(settings), chosen, truncation=settings.truncation)
         return grid, str(save_image(grid, session.folder / "pairs.png"))
 
     @torch.no_grad()

@@ -23,7 +23,8 @@ from ..models.checkpoint import load_checkpoint, load_generator
 from ..utils.devices import resolve_device
 from ..utils.files import write_json
 from ..utils.media import from_uint8
-from .common import add_common, check_output
+from ..utils.precision import resolve_precision
+from .common import add_common, add_precision_argument, check_output
 
 log = logging.getLogger("freezeg")
 
@@ -60,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     which = t.add_mutually_exclusive_group()
     which.add_argument("--resume", action="store_true", help="continue the training saved in --out")
     which.add_argument("--overwrite", action="store_true", help="start over, replacing --out")
+    add_precision_argument(t)
     add_common(t)
     t.set_defaults(func=run_encoder_train)
 
@@ -92,6 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     b.add_argument("--out", metavar="FILE.json", help="also write the result to this JSON file")
     b.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    add_precision_argument(b)
     add_common(b)
     b.set_defaults(func=run_bench_inversion)
 
@@ -101,7 +104,8 @@ def run_encoder_train(args: argparse.Namespace) -> int:
     g = load_generator(args.ckpt, device=device).eval()
     options = EncoderTrainingOptions(steps=args.steps, batch=args.batch, lr=args.lr, width=args.width, noise=args.noise,
                                      image_loss=args.image_loss, save_every=args.save_every, seed=args.seed,
-                                     real_share=args.real_share)
+                                     real_share=args.real_share,
+                                     precision=resolve_precision(args.precision or "auto", device))
     real = open_dataset(args.images, g.size) if args.images else None
     report = train_encoder(g, args.out, options, source_path=args.ckpt, real=real, resume=args.resume,
                            overwrite=args.overwrite, progress=not args.quiet)
@@ -138,7 +142,8 @@ def run_bench_inversion(args: argparse.Namespace) -> int:
     names, images = _read_folder(args.images, source.size, args.n)
     setup = HarnessSetup(source, make_distance(args.loss, device=device, lpips_vgg=args.lpips_vgg, lpips_lin=args.lpips_lin,
                                                inception=args.inception), batch=args.batch, loss=args.loss,
-                         tuning=TuningOptions(steps=args.pt_steps, lr=args.pt_lr, mse=args.pt_mse))
+                         tuning=TuningOptions(steps=args.pt_steps, lr=args.pt_lr, mse=args.pt_mse),
+                         precision=resolve_precision(args.precision or "auto", device))
     if any(r.encoder for r in runs):
         if not args.encoder:
             raise ValueError("--runs with +enc need --encoder ENC.pt (make one with `freezeg encoder train`)")
@@ -169,7 +174,8 @@ def run_bench_inversion(args: argparse.Namespace) -> int:
                          progress=not args.quiet)
     result.update({"ckpt": args.ckpt, "images_from": args.images, "target": args.target, "target_images": args.target_images,
                    "truth": args.truth, "encoder": args.encoder, "threads": torch.get_num_threads(),
-                   "pt": {"steps": args.pt_steps, "lr": args.pt_lr, "mse": args.pt_mse}, "notes": notes})
+                   "pt": {"steps": args.pt_steps, "lr": args.pt_lr, "mse": args.pt_mse}, "precision": setup.precision,
+                   "notes": notes})
     print(json.dumps(result, indent=1) if args.json else format_harness(result) + "".join(f"\nnote: {n}" for n in notes))
     if args.out:
         write_json(args.out, result)

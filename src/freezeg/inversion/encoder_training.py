@@ -32,6 +32,7 @@ from ..data.dataset import ImageDataset
 from ..models.networks import Generator
 from ..utils import faults
 from ..utils.files import WriteFailed
+from ..utils.precision import autocast
 from .encoder import (
     Encoder,
     EncoderConfig,
@@ -61,6 +62,7 @@ class EncoderTrainingOptions:
     save_every: int = 250  # save progress every N steps
     real_share: float = 0.5  # share of each batch taken from real images, when they are given
     seed: int = 0  # sampled latents, augmentation and initial weights
+    precision: str = "fp32"  # 'bf16': generator and encoder under bfloat16 autocast (resolved; see utils.precision)
 
     def __post_init__(self):
         for name in ("steps", "batch", "width", "save_every"):
@@ -188,7 +190,7 @@ def train_encoder(
 
     def rendering_loss(pred_ws: torch.Tensor, pred_noise: list[torch.Tensor] | None, images: torch.Tensor) -> torch.Tensor:
         maps = [standardise(n) for n in pred_noise] if pred_noise is not None else stored
-        rendered = g.synthesis(pred_ws, noise=maps)
+        rendered = g.synthesis(pred_ws, noise=maps).float()
         return (rendered - images).abs().mean() + (rendered - images).square().mean()
 
     last = {}
@@ -198,18 +200,19 @@ def train_encoder(
         while step < options.steps:
             ws = sample_latents(g, n_fake, options.mixing, options.jitter, spread, gen)
             noise = [torch.randn(n_fake, 1, r, r, generator=gen).to(device) for r in g.noise_resolutions()]
-            with torch.no_grad():
-                clean = g.synthesis(ws, noise=noise)
+            with torch.no_grad(), autocast(options.precision, device):
+                clean = g.synthesis(ws, noise=noise).float()
             if n_real:
                 picked = torch.randint(len(real), (n_real,), generator=gen)
                 clean = torch.cat([clean, real.batch(picked, device=device)])
-            pred_ws, pred_noise = encoder(augment(clean, gen))
+            with autocast(options.precision, device):  # the losses themselves are float32
+                pred_ws, pred_noise = encoder(augment(clean, gen))
+                pred_ws = pred_ws.float()
+                image_loss = torch.zeros(())
+                if options.image_loss > 0:
+                    image_loss = rendering_loss(pred_ws, pred_noise, clean)
             latent_loss = (pred_ws[:n_fake] - ws).square().mean() / variance
-            loss = latent_loss
-            image_loss = torch.zeros(())
-            if options.image_loss > 0:
-                image_loss = rendering_loss(pred_ws, pred_noise, clean)
-                loss = loss + options.image_loss * image_loss
+            loss = latent_loss + options.image_loss * image_loss.float() if options.image_loss > 0 else latent_loss
             for group in optimizer.param_groups:
                 group["lr"] = _lr(step, options.steps, options.lr)
             optimizer.zero_grad(set_to_none=True)

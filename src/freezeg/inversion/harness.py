@@ -116,6 +116,7 @@ class HarnessSetup:
     lpips: nn.Module | None = None  # LPIPS distance, when its weights exist
     inception: nn.Module | None = None  # FID Inception, when its weights exist
     loss: str = "default"
+    precision: str = "fp32"  # projection steps in 'bf16' or 'fp32' (resolved)
 
 
 def _options_of(spec: RunSpec):
@@ -135,7 +136,7 @@ def _timed_projection(setup: HarnessSetup, spec: RunSpec, targets: torch.Tensor)
     """Project `targets` batch by batch; the latents, the PSNR curve and the seconds spent."""
     options = _options_of(spec)
     inversion = Inversion(setup.distance, setup.loss, options, batch=setup.batch,
-                          encoder=setup.encoder if spec.encoder else None)
+                          encoder=setup.encoder if spec.encoder else None, precision=setup.precision)
     inversion.ensure_stats(setup.source)
     checkpoints = sorted({round(p * spec.steps) for p in CURVE_POINTS})
     sums = {c: [0.0, 0.0, 0.0] for c in checkpoints}  # step -> [psnr sum, ssim sum, seconds]
