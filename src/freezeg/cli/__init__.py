@@ -21,6 +21,7 @@ from . import (
     metrics,
     project,
     serve,
+    stylize,
     sweep,
     train,
     translate,
@@ -28,7 +29,8 @@ from . import (
 
 # Each module has register(subparsers), which adds its parsers and sets `func`.
 COMMAND_MODULES = [
-    generate, inspect, convert, data, train, compare, project, translate, inversion, metrics, sweep, serve, bench,
+    generate, inspect, convert, data, train, compare, project, translate, inversion, metrics, sweep, stylize, serve,
+    bench,
 ]
 
 EXIT_USAGE = 2
