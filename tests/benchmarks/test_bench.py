@@ -24,6 +24,7 @@ EXPECTED = [
     "translate_64",
     "translate_64_default",
     "pivotal_tune_64",
+    "stylize_64",
     "train_iter_64_demo_b8",
     "convert_pkl_256",
     "serve_rerender_64",

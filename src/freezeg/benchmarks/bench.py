@@ -51,6 +51,7 @@ from ..models.freeze import FreezeSpec, apply_generator_freeze, trainable_parame
 from ..models.networks import Discriminator, Generator, ModelConfig
 from ..models.nvlabs.exporter import nvlabs_state_dicts
 from ..models.nvlabs.writer import snapshot, write_network_pickle
+from ..stylize import StyleLoss, StylizeOptions, stylize_generator
 from ..train.loop import Trainer
 from ..train.losses import d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from ..train.options import TrainOptions
@@ -280,6 +281,25 @@ def pivotal_tuning(config: ModelConfig, steps: int, shared_blocks_count: int, de
     return step
 
 
+def stylization(config: ModelConfig, references: int, device: torch.device) -> Step:
+    """`freezeg stylize` without its files: project `references` pictures (default recipe, 300 steps,
+    together), then 300 steps of the default few-shot fine-tune (top half trained, D-feature loss)."""
+    source, d = _models(config, device)
+    source.eval().requires_grad_(False)
+    d.eval()
+    images = torch.rand(references, 3, config.size, config.size, device=device) * 2 - 1
+    inversion = Inversion(make_distance("default", device=device), batch=references)
+    inversion.ensure_stats(source)
+    loss = StyleLoss("d-features", d)
+
+    def step():
+        latents, _ = inversion.project(source, images, progress=False)
+        ws = torch.stack([lat.ws for lat in latents]).to(device)
+        stylize_generator(source, ws, images, loss, StylizeOptions())
+
+    return step
+
+
 def training_iteration(config: ModelConfig, batch: int, device: torch.device, work: Path | None = None) -> Step:
     """One full `freezeg train` iteration (D step, lazy R1, G step, lazy path length, EMA, ADA)
     on a synthetic dataset written to `work` (default: a temporary folder), as the demo trains."""
@@ -392,6 +412,8 @@ register("translate_64_default", "translate one 64px image (demo-size model): th
          partial(default_translation, config_demo_64(), 300))
 register("pivotal_tune_64", f"pivotal tuning of one 64px image (demo-size model): the default {TuningOptions.steps} "
          "steps on the 4-16px blocks", partial(pivotal_tuning, config_demo_64(), TuningOptions.steps, 3))
+register("stylize_64", "freezeg stylize on the demo-size 64px model: 5 references projected (300 steps), "
+         "300 few-shot steps (D-feature loss)", partial(stylization, config_demo_64(), 5))
 register("train_iter_64_demo_b8", "one freezeg train iteration, demo-size 64px model, batch 8",
          partial(training_iteration, config_demo_64(), 8))
 register("convert_pkl_256", "freezeg convert of an NVlabs 256px config-F pickle (G, G_ema, D; conv_clamp 256): read, map, save",
