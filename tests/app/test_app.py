@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 import freezeg.app.studio as studio_module
-from freezeg import Generator, save_checkpoint
+from freezeg import Discriminator, Generator, save_checkpoint
 from freezeg.align import align, detect, paste_back
 from freezeg.app.studio import MAX_STEPS, RenderSettings, Studio, fit_within
 from freezeg.app.uploads import UploadError, read_photo, safe_stem
@@ -428,3 +428,26 @@ def test_a_bf16_server_draws_what_an_fp32_one_draws_within_bfloat16_rounding(mod
     assert 0 < diff.mean() < 4 and views[1].translation.dtype == np.uint8
     for s in (fp32, bf16):
         s.close()
+
+
+def test_a_new_style_trains_in_steps_and_stays_private_to_its_session(studio, photo, models, tiny_config, tmp_path):
+    session = studio.new_session()
+    updates = list(studio.new_style(session, [str(photo), str(photo)], steps=12))
+    assert len(updates) == 7 and "step 12 of 12" in updates[-2][2] and "new style 1" in updates[-1][2]
+    styled = updates[-1][0]
+    assert list(styled.styles) == ["new style 1"] and updates[-1][1].dtype == np.uint8
+    with_style = studio.rerender(studio.use_seed(styled, 3), settings(target="new style 1"))
+    plain = studio.rerender(studio.use_seed(styled, 3), settings())
+    assert not np.array_equal(with_style.translation, plain.translation)
+    other = studio.use_seed(studio.new_session(), 3)  # another visitor does not see it
+    with pytest.raises(UploadError, match="unknown target model 'new style 1'"):
+        studio.rerender(other, settings(target="new style 1"))
+    for bad, message in (([], "drop 1 to 10 pictures"), ([str(photo)] * 11, "drop 1 to 10 pictures")):
+        with pytest.raises(UploadError, match=message):
+            next(studio.new_style(studio.new_session(), bad))
+    with pytest.raises(UploadError, match="steps between 1 and 1000"):
+        next(studio.new_style(studio.new_session(), [str(photo)], steps=5000))
+    with_d = make_studio(models, tmp_path / "second", discriminator=Discriminator(tiny_config))
+    *_, last = with_d.new_style(with_d.new_session(), [str(photo)], steps=2)
+    assert "d-features loss" in last[2]
+    with_d.close()

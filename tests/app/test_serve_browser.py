@@ -313,3 +313,35 @@ def test_programs_reach_translate_render_and_pairs_by_name_and_nothing_else(serv
     assert Image.open(client.predict("0-3", 1.0, "", api_name="/pairs")).size[0] > 32
     with pytest.raises(Exception, match="truncation: between 0 and 1"):
         client.predict(3, 5.0, "", api_name="/render")
+
+
+def test_a_visitor_makes_a_new_style_and_translates_with_it_alone(server, browser, models, tmp_path):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 1300})
+    page.goto(url)
+    page.wait_for_selector("#upload input[type=file]", state="attached", timeout=TIMEOUT_MS)
+    _upload(page, "upload", models[2])
+    _wait_for_text(page, "#report", "PSNR")
+    before = _image_src(page, "translation-image")
+    # Two references of the "style" (the photo's colours inverted), trained in the New style tab.
+    refs = []
+    for i, flip in enumerate((False, True)):
+        image = Image.eval(Image.open(models[2]).convert("RGB"), lambda v: 255 - v)
+        refs.append(str(tmp_path / f"style{i}.png"))
+        (image.transpose(Image.FLIP_LEFT_RIGHT) if flip else image).save(refs[-1])
+    page.get_by_role("tab", name="New style").click()
+    page.locator("#style-refs input[type=file]").set_input_files(refs, timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Make style").click()
+    _wait_for_new_image(page, "style-grid", None)  # the samples appear while it trains
+    _wait_for_text(page, "#style-status", "new style 1")
+    _wait_for_text(page, "#style-status", "is ready")
+    # The new style is a target of this page only; choosing it redraws the translation.
+    page.get_by_role("tab", name="Translate").click()
+    page.locator("#target-model input").click()
+    page.get_by_role("option", name="new style 1").click()
+    assert _wait_for_new_image(page, "translation-image", before) != before
+    stranger = browser.new_page()
+    stranger.goto(url)
+    stranger.wait_for_selector("#target-model input", timeout=TIMEOUT_MS)
+    stranger.locator("#target-model input").click()
+    assert stranger.get_by_role("option", name="new style 1").count() == 0

@@ -14,8 +14,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the
 
 import gradio as gr
 
+from ..stylize import StylizeOptions
 from ..utils.memory import limit_arenas
-from .studio import RenderSettings, Session, Studio
+from .studio import MAX_STYLE_STEPS, RenderSettings, Session, Studio
 
 INTRO = """\
 # freezeg: image translation with a fine-tuned StyleGAN2
@@ -68,6 +69,7 @@ def build_page(studio: Studio) -> gr.Blocks:
         gr.Markdown(INTRO)
         with gr.Row():
             w["target"] = gr.Dropdown(studio.target_labels, value=studio.target_labels[0], label="Target model",
+                                      elem_id="target-model",
                                       info="the fine-tuned generator that draws the translation", scale=2)
             w["truncation"] = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Truncation",
                                         info="1: the latent as found; lower pulls it towards the average image "
@@ -141,6 +143,22 @@ def build_page(studio: Studio) -> gr.Blocks:
                         steps = gr.Slider(10, 3000, value=studio.inversion.options.steps, step=10,
                                           label="Steps", info="optimisation steps", elem_id="projection-steps")
                         space = gr.Radio(["w", "w+"], value=studio.inversion.options.space, label="Latent space")
+
+            with gr.Tab("New style"):
+                gr.Markdown("A new target model from 1 to 10 pictures of one style (`freezeg stylize`): each "
+                            "picture is projected, then the fine blocks of a copy of the source generator learn to "
+                            "draw them while its coarse blocks stay frozen. The style is yours alone and lasts "
+                            "while this page is open; choose it as the target model above, then translate.")
+                with gr.Row():
+                    style_refs = gr.File(label="Style pictures (1 to 10)", file_count="multiple", type="filepath",
+                                         height=120, elem_id="style-refs")
+                    with gr.Column():
+                        style_steps = gr.Slider(10, MAX_STYLE_STEPS, value=StylizeOptions.steps, step=10,
+                                                label="Steps", info="few-shot fine-tuning steps")
+                        make_style = gr.Button("Make style", variant="primary", elem_id="make-style")
+                style_grid = gr.Image(label="Samples: source above, the new style below", interactive=False,
+                                      height=240, elem_classes="pixelated", elem_id="style-grid")
+                style_status = gr.Markdown(elem_id="style-status")
 
             with gr.Tab("Pairs"):
                 gr.Markdown("The same random latents through both generators: source above, target below. "
@@ -330,6 +348,20 @@ def build_page(studio: Studio) -> gr.Blocks:
         make_loop.click(on_loop, everything | {loop_seeds, with_latent, frames, fps, fmt},
                         [session, loop_gif, loop_video, loop_file, loop_status], concurrency_id="render",
                         api_visibility="private")
+        def on_new_style(data: dict, request: gr.Request):
+            s = data[session] or studio.new_session()
+            try:
+                for s, grid, message in studio.new_style(s, data[style_refs], data[style_steps], stop_check(request)):
+                    yield {style_grid: grid, style_status: message}
+            except (ValueError, OSError) as e:
+                yield failed(e, style_status)
+                return
+            yield {session: s, style_status: message,
+                   w["target"]: gr.update(choices=[*studio.target_labels, *s.styles])}
+
+        make_style.click(on_new_style, everything | {style_refs, style_steps},
+                         [session, style_grid, style_status, w["target"]], concurrency_id="projection",
+                         api_visibility="private")
         add_program_api(studio, reporter, stop_check)
 
         def on_leave(request: gr.Request):

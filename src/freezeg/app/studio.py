@@ -28,7 +28,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -52,8 +52,10 @@ from ..generate.compare import interpolation_frames, pair_grid, seed_ws
 from ..generate.sampling import seed_latent, seed_noise
 from ..inversion.latents import Latent, save_latent
 from ..inversion.pipeline import Inversion
-from ..models.checkpoint import load_generator
-from ..models.networks import Generator
+from ..models.checkpoint import load_checkpoint, load_discriminator, load_generator
+from ..models.networks import Discriminator, Generator
+from ..stylize import StyleLoss, StylizeOptions, stylize_generator
+from ..stylize.run import MAX_REFERENCES
 from ..translate import DEFAULT_POOR_PSNR, StyleMix, fit_to_model, layer_index, panel, render, seed_style
 from ..translate.faces import photo_suffix, save_photo
 from ..utils.media import from_uint8, save_image
@@ -71,6 +73,9 @@ ShouldStop = Callable[[], bool]
 MAX_PAIR_SEEDS = 64
 MAX_FRAMES = 240
 MAX_STEPS = 5000  # projection steps a visitor may ask for
+MAX_STYLE_STEPS = 1000  # few-shot steps a visitor may ask for (New style tab)
+MAX_STYLES = 3  # new styles one session may hold (each is a whole generator)
+STYLE_SEEDS = list(range(6))  # the sample grid shown while a style trains
 BLENDS_KEPT = 2  # blended generators cached (each is a copy of the model)
 PREVIEW_SIDE = 1024  # the pasted photo is shown at most this large (downloaded at full resolution)
 ALIGN_MISSING = f"Align faces needs dlib and its face landmark model on the server: {ALIGN_EXTRA}"
@@ -116,6 +121,7 @@ class Session:
     # The last reconstruction and its truncation: style, blend and target changes do not alter it,
     # so they draw only the translation (filled in by rerender; a new latent starts without one).
     reconstruction: tuple[float, np.ndarray] | None = field(default=None, repr=False)
+    styles: dict[str, Generator] = field(default_factory=dict, repr=False)  # New style tab: label -> generator
 
 
 @dataclass
@@ -182,6 +188,7 @@ class Studio:
         work_dir: str | Path | None = None,  # parent of the sessions' download folders (default: a temp folder)
         source_label: str = "source",
         face_detector: FaceDetector | None = None,  # for 'Align faces' (default: dlib's, loaded when first needed)
+        discriminator: Discriminator | None = None,  # the source's, for the New style tab's loss (else pixels)
     ):
         if not targets:
             raise ValueError("need at least one target generator")
@@ -193,6 +200,7 @@ class Studio:
         self.poor_psnr = poor_psnr
         self.max_upload_mb = max_upload_mb
         self.source_label = source_label
+        self.discriminator = discriminator.eval() if discriminator is not None else None
         self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="freezeg-serve-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.stops = StopFlags()
@@ -209,8 +217,11 @@ class Studio:
         """Load the source and target checkpoints (run folders stand for their newest checkpoint)."""
         if len(set(targets)) != len(targets):
             raise ValueError("a --target is given twice")
-        src = load_generator(source, device=device)
-        return cls(src, {t: load_generator(t, device=device) for t in targets}, inversion, source_label=source, **options)
+        ckpt = load_checkpoint(source)
+        src = load_generator(ckpt, device=device)
+        d = load_discriminator(ckpt, device=device) if ckpt.has("d") else None
+        return cls(src, {t: load_generator(t, device=device) for t in targets}, inversion, source_label=source,
+                   discriminator=d, **options)
 
     # ------------------------------------------------------------------ what the page offers
     @property
@@ -406,17 +417,20 @@ class Studio:
                                    stopped=None, latent_file=latent_file, reconstruction=None)
 
     # ------------------------------------------------------------------ rendering
-    def generator_for(self, settings: RenderSettings) -> Generator:
-        """The target generator, or its per-block blend with the source (made once per setting, kept)."""
-        if settings.target not in self.targets:
-            raise UploadError(f"unknown target model {settings.target!r}; choose one of {', '.join(self.targets)}")
-        target = self.targets[settings.target]
+    def generator_for(self, settings: RenderSettings, session: Session | None = None) -> Generator:
+        """The target generator (a served one, or one of the session's new styles), or its per-block
+        blend with the source (made once per setting, kept)."""
+        own = session.styles if session is not None else {}
+        if settings.target not in self.targets and settings.target not in own:
+            raise UploadError(f"unknown target model {settings.target!r}; choose one of "
+                              f"{', '.join([*self.targets, *own])}")
+        target = own.get(settings.target) or self.targets[settings.target]
         shares = tuple(float(a) for a in settings.blend) or (1.0,) * len(self.resolutions)
         if len(shares) != len(self.resolutions):
             raise UploadError(f"need a blend share for each of the {len(self.resolutions)} blocks, got {len(shares)}")
         if all(a == 1.0 for a in shares):
             return target  # the latents are given, so the target's own mapping never matters
-        key = (settings.target, shares)
+        key = (settings.target if settings.target in self.targets else id(target), shares)
         with self._blend_lock:
             if key not in self._blends:
                 self._blends[key] = blend_blocks(self.source, target, dict(zip(self.resolutions, shares))).eval()
@@ -462,7 +476,7 @@ class Studio:
         if session.reconstruction is None or session.reconstruction[0] != settings.truncation:
             session.reconstruction = (settings.truncation, render(self.source, [latent])[0])
         reconstruction = session.reconstruction[1]
-        translation = render(self.generator_for(settings), [latent], style)[0]
+        translation = render(self.generator_for(settings, session), [latent], style)[0]
         tiles = [reconstruction, translation] if session.input is None else [session.input, reconstruction, translation]
         files = [
             save_image(translation, session.folder / f"{session.name}-translation.png"),
@@ -519,6 +533,49 @@ class Studio:
             lines.append(f"Layer blend (target share per block): {shares}.")
         return "\n\n".join(lines)
 
+    # ------------------------------------------------------------------ new styles (few-shot)
+    def new_style(self, session: Session, paths: list[str], steps: int = StylizeOptions.steps,
+                  should_stop: ShouldStop = _never) -> Iterator[tuple[Session, np.ndarray, str]]:
+        """`freezeg stylize` for this session: yields (session, sample grid, status) as the style
+        trains; the last yield holds the session with the new style among its targets."""
+        paths = [p for p in (paths or []) if p]
+        if not 1 <= len(paths) <= MAX_REFERENCES:
+            raise UploadError(f"New style: drop 1 to {MAX_REFERENCES} pictures of one style (got {len(paths)})")
+        if len(session.styles) >= MAX_STYLES:
+            raise UploadError(f"New style: this page keeps at most {MAX_STYLES} new styles per visit")
+        steps = int(steps)
+        if not 1 <= steps <= MAX_STYLE_STEPS:
+            raise UploadError(f"New style: steps between 1 and {MAX_STYLE_STEPS}, got {steps}")
+        pictures = []
+        for path in paths:
+            upload = read_upload(path, self.source, self.max_upload_mb, kinds=("image",))
+            pictures.append(fit_to_model(upload.image, self.source.size, upload.filename)[0])
+        device = next(self.source.parameters()).device
+        references = from_uint8(np.stack(pictures)).to(device)
+        latents, _ = self.inversion.project(self.source, references, progress=False)
+        return_free_memory()
+        poor = [Path(p).name for p, lat in zip(paths, latents) if lat.fidelity.get("psnr", 99) < self.poor_psnr]
+        ws = torch.stack([lat.ws for lat in latents]).to(device)
+        loss = StyleLoss("d-features", self.discriminator) if self.discriminator is not None else StyleLoss("pixel")
+        options = StylizeOptions(steps=steps, precision=self.inversion.precision)
+        g, state, done, label = None, None, 0, f"new style {len(session.styles) + 1}"
+        while done < steps and not should_stop():
+            end = min(steps, done + max(1, steps // 6))
+            g, optimizer = stylize_generator(self.source, ws, references, loss, dataclasses.replace(options, steps=end),
+                                             start=g, start_step=done, optimizer_state=state)
+            state, done = optimizer.state_dict(), end
+            with torch.no_grad(), self.rendering():
+                grid = pair_grid(self.source, g, STYLE_SEEDS)
+            yield session, grid, f"Training the style: step {done} of {steps}."
+        if g is None:
+            raise UploadError("New style: stopped before the first step")
+        session = dataclasses.replace(session, styles={**session.styles, label: g})
+        warning = (f" Poor reconstructions ({', '.join(poor)}): the source cannot draw them well, so their style "
+                   "is learnt from something else." if poor else "")
+        yield session, grid, (f"**{label}** is ready ({done} steps, {len(paths)} reference"
+                              f"{'s' if len(paths) > 1 else ''}, {loss.kind} loss): choose it as the target model "
+                              f"above.{warning}")
+
     # ------------------------------------------------------------------ the program API (gradio_client)
     def api_translate(self, path: str, progress: Progress = _no_progress,
                       should_stop: ShouldStop = _never) -> tuple[np.ndarray, np.ndarray, float | None]:
@@ -570,7 +627,7 @@ class Studio:
         if len(chosen) > MAX_PAIR_SEEDS:
             raise UploadError(f"Seeds: {len(chosen)} seeds; this page draws at most {MAX_PAIR_SEEDS}")
         with torch.no_grad(), self.rendering():
-            grid = pair_grid(self.source, self.generator_for(settings), chosen, truncation=settings.truncation)
+            grid = pair_grid(self.source, self.generator_for(settings, session), chosen, truncation=settings.truncation)
         return grid, str(save_image(grid, session.folder / "pairs.png"))
 
     @torch.no_grad()
@@ -587,7 +644,7 @@ class Studio:
         chosen = parse_seeds(seeds, "Seeds") if str(seeds).strip() else []
         if len(chosen) > MAX_PAIR_SEEDS:
             raise UploadError(f"Seeds: {len(chosen)} seeds; at most {MAX_PAIR_SEEDS}")
-        target = self.generator_for(settings)
+        target = self.generator_for(settings, session)
         if with_latent:
             if session.latent is None:
                 raise UploadError("no image or latent yet: upload one on the Translate tab, or untick "
