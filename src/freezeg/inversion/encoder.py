@@ -9,7 +9,8 @@ and its guess starts a projection (`project/translate --init enc.pt`).
 
 An encoder file (torch.load(weights_only=True)):
     {"format": "freezeg-encoder", "version": 1, "config": {...}, "generator": {size, style_dim,
-     num_ws, n_mlp, digest}, "w_avg": [D], "state": state dict, "step": int, "training": {...}}
+     num_ws, n_mlp, digest}, "state": state dict (its w_avg buffer [1, D] included), "step": int,
+     "training": {...}}
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Nothing is written into checkpoints: a tuning is the fp16 difference of the shar
 parameters (`Tuning.deltas`), saved beside the latent as NAME.pti:
     {"format": "freezeg-tuning", "version": 1, "blocks": [4, 8], "deltas": {param name: fp16},
      "source": {"path", "config", "shared_digest"}, "fidelity": {"before": {...}, "after": {...}},
-     "options": {...}, "seconds": float}
+     "meta": {"options": {...}, "seconds": float, ...}}
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def train_state(mean_path_length: float, guard: NonFiniteGuard, best_swd: float 
 
 def checkpoint_meta(options: TrainOptions, step: int, dataset_fingerprint: str, dataset_images: int,
                     world_size: int, state: dict, precision: str) -> dict:
-    """freezeg's metadata of a training checkpoint at `step` (see DESIGN.md, Checkpoints)."""
+    """freezeg's metadata of a training checkpoint at `step` (docs/formats.md lists every key)."""
     return {
         "step": step,
         "kimg": step * options.batch / 1000,

@@ -111,7 +111,7 @@ def mean_scalar(value: torch.Tensor, info: ProcessInfo) -> torch.Tensor:
 
 
 def weights_digest(modules: list[torch.nn.Module]) -> str:
-    """SHA-256 of every parameter's bytes: equal digests mean bit-identical weights."""
+    """SHA-256 of every state-dict entry (parameters and buffers) by name: equal digests mean bit-identical weights."""
     h = hashlib.sha256()
     for module in modules:
         for name, p in module.state_dict().items():
