@@ -101,6 +101,9 @@ def stylize_run(references: list[str], source_path: str, out: str | Path, option
     if resuming:
         stored = json.loads((out / RUN_FILE).read_text())
         options = StylizeOptions(**{**stored["options"], "steps": options.steps, "precision": options.precision})
+        if [str(r) for r in references] != stored["reference_paths"]:
+            log.warning("resuming with the run's own references (%s); ignoring the ones given",
+                        ", ".join(stored["reference_paths"]))
         references = stored["reference_paths"]
     names, images = read_references(references, source.size)
     images = images.to(device)
