@@ -47,10 +47,10 @@ ImageLike = Image.Image | np.ndarray | str | os.PathLike
 def load(model: str | os.PathLike | Generator, device: str | torch.device = "cpu") -> Generator:
     """A generator (g_ema) in eval mode from a shipped name (`blobs32`), a checkpoint of any
     supported format (rosinality, freezeg, NVlabs `.pkl`), or a run folder (its newest checkpoint)."""
+    device = resolve_device(device) if isinstance(device, str) else device
     if isinstance(model, Generator):
-        return model.to(resolve_device(device) if isinstance(device, str) else device).eval()
-    path = SHIPPED.get(str(model), model)
-    return load_generator(path, device=resolve_device(device) if isinstance(device, str) else device).eval()
+        return model.to(device).eval()
+    return load_generator(SHIPPED.get(str(model), model), device=device).eval()
 
 
 def generate(g: Generator, seeds: list[int], truncation: float = 1.0) -> list[Image.Image]:

@@ -15,8 +15,9 @@ those of the source generator's rendering.
 
 from __future__ import annotations
 
+import copy
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -131,8 +132,6 @@ def stylize_generator(source: Generator, reference_ws: torch.Tensor, reference_i
 
     Each step's latents come from a seed of (options.seed, step), so a resumed run repeats an
     uninterrupted one. `on_step(step, g, optimizer, loss)` is called after every step."""
-    import copy
-
     g = copy.deepcopy(start if start is not None else source)
     g.w_avg = source.w_avg
     spec = FreezeSpec(g_top_blocks=options.trained_blocks(source))
@@ -161,6 +160,3 @@ def stylize_generator(source: Generator, reference_ws: torch.Tensor, reference_i
     g.eval()
     return g, optimizer
 
-
-def describe(options: StylizeOptions) -> dict:
-    return asdict(options)

@@ -23,9 +23,9 @@ from tqdm import tqdm
 
 from ..inversion.latents import load_latent, save_latent
 from ..inversion.pipeline import Inversion
-from ..models.checkpoint import load_checkpoint, load_generator, save_checkpoint
+from ..models.checkpoint import load_checkpoint, load_discriminator, load_generator, save_checkpoint
 from ..models.freeze import FreezeSpec
-from ..models.networks import Discriminator, Generator
+from ..models.networks import Generator
 from ..models.run_layout import periodic_checkpoints, step_file_name
 from ..train.evaluation import save_sample_grid
 from ..train.logs import CsvLog
@@ -95,7 +95,8 @@ def stylize_run(references: list[str], source_path: str, out: str | Path, option
     """Project the references, fine-tune the trainable blocks, write the run folder; returns the
     final checkpoint. Rerun with `resume` to continue from the newest checkpoint."""
     out = Path(out)
-    source = load_generator(source_path, device=device).eval()
+    source_ckpt = load_checkpoint(source_path)  # read once: the generator, and D for the d-features loss
+    source = load_generator(source_ckpt, device=device).eval()
     options.validate(source)
     resuming = claim(out, resume, overwrite)
     if resuming:
@@ -107,8 +108,10 @@ def stylize_run(references: list[str], source_path: str, out: str | Path, option
         references = stored["reference_paths"]
     names, images = read_references(references, source.size)
     images = images.to(device)
-    loss = StyleLoss(options.loss, _discriminator(source_path, device) if options.loss == "d-features" else None,
-                     lpips, options.preserve_color)
+    d = None
+    if options.loss == "d-features" and source_ckpt.has("d"):
+        d = load_discriminator(source_ckpt, device=device).eval()
+    loss = StyleLoss(options.loss, d, lpips, options.preserve_color)
 
     latents = _project(out, names, images, source, inversion, poor_psnr, source_path)
     flagged = [n for n, lat in zip(names, latents) if lat.fidelity.get("psnr", 99) < poor_psnr]
@@ -150,13 +153,6 @@ def stylize_run(references: list[str], source_path: str, out: str | Path, option
         bar.close()
     log.info("stylized for %d steps in %.1f s -> %s", options.steps - start_step, time.perf_counter() - began, out)
     return last["path"]
-
-
-def _discriminator(source_path: str, device: torch.device) -> Discriminator | None:
-    from ..models.checkpoint import load_discriminator
-
-    ckpt = load_checkpoint(source_path)
-    return load_discriminator(ckpt, device=device).eval() if ckpt.has("d") else None
 
 
 def _project(out: Path, names: list[str], images: torch.Tensor, source: Generator, inversion: Inversion,
