@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data.synthetic import DEMO_SOURCE
 from .generate.sampling import seeded_images
 from .inversion.distances import make_distance
 from .inversion.latents import Latent
@@ -28,6 +27,7 @@ from .inversion.pipeline import Inversion
 from .inversion.recipes import recipe_options
 from .models.checkpoint import load_generator
 from .models.freeze import FreezeSpec
+from .models.shipped import resolve_model
 from .models.networks import Generator
 from .train.loop import Trainer
 from .train.options import TrainOptions
@@ -38,9 +38,6 @@ from .translate.style import StyleMix, layer_index, seed_style
 from .utils.devices import resolve_device
 from .utils.media import from_uint8, to_uint8
 
-# Models that ship inside the package, by name.
-SHIPPED = {"blobs32": DEMO_SOURCE}
-
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 
 
@@ -50,7 +47,7 @@ def load(model: str | os.PathLike | Generator, device: str | torch.device = "cpu
     device = resolve_device(device) if isinstance(device, str) else device
     if isinstance(model, Generator):
         return model.to(device).eval()
-    return load_generator(SHIPPED.get(str(model), model), device=device).eval()
+    return load_generator(model, device=device).eval()
 
 
 def generate(g: Generator, seeds: list[int], truncation: float = 1.0) -> list[Image.Image]:
@@ -152,7 +149,7 @@ def finetune(data: str | os.PathLike, source: str | os.PathLike, out: str | os.P
     """`freezeg finetune DATA --from SOURCE --out OUT --freeze-g N --freeze-d K`: returns the newest
     checkpoint. Other TrainOptions fields (lr, augment, ckpt_every, device, ...) pass through."""
     spec = FreezeSpec(g_top_blocks=freeze_g, d_last_blocks=freeze_d)
-    path = SHIPPED.get(str(source), source)
+    path = resolve_model(source)
     trainer = Trainer(TrainOptions(data=str(data), out=str(out), source=str(path), freeze=spec, steps=steps,
                                    batch=batch, **options), resume=resume)
     trainer.train()

@@ -76,3 +76,16 @@ def test_the_recorded_dataset_is_the_one_retrain_renders(shipped):
     n, size, seed = (int(synth[synth.index(f) + 1]) for f in ("--n", "--size", "--seed"))
     pixels = make_images("blobs", n, size, seed=seed)
     assert hashlib.sha256(pixels.data).hexdigest() == shipped.meta["provenance"]["dataset"]["fingerprint"]
+
+
+def test_a_shipped_name_resolves_where_a_path_is_taken_and_a_real_file_of_that_name_wins(tmp_path, monkeypatch):
+    from freezeg.cli import main
+
+    assert load_checkpoint("blobs32").path == str(DEMO_SOURCE)
+    out = tmp_path / "seed.png"
+    assert main(["generate", "--ckpt", "blobs32", "--seeds", "3", "--out", str(out), "-q"]) == 0
+    assert out.exists()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blobs32").write_bytes(b"not a checkpoint")  # the user's own file named like a shipped model
+    with pytest.raises(Exception, match="blobs32"):
+        load_checkpoint("blobs32")

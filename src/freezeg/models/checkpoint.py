@@ -36,6 +36,7 @@ from .networks import Discriminator, Generator, ModelConfig, default_channels
 from .nvlabs.importer import NVLABS_STATE_DICTS, NVlabsPickleError, import_state_dicts, read_network_pickle
 from .ops import fir_taps
 from .run_layout import periodic_checkpoints
+from .shipped import resolve_model
 
 log = logging.getLogger("freezeg")
 
@@ -207,13 +208,13 @@ def newest_in_run(folder: Path) -> Path:
 def load_checkpoint(path_or_state: str | os.PathLike | Mapping) -> Checkpoint:
     """Load any supported checkpoint and infer its config.
 
-    `path_or_state`: a checkpoint file, a training run folder (its newest checkpoint), or an
-    already loaded dict.
+    `path_or_state`: a checkpoint file, a training run folder (its newest checkpoint), the name
+    of a shipped model (`blobs32`), or an already loaded dict.
     """
     if isinstance(path_or_state, Mapping):
         where, obj = "<state dict>", path_or_state
     else:
-        path = Path(path_or_state)
+        path = resolve_model(path_or_state)
         if path.is_dir():
             path = newest_in_run(path)
         _check_file(path)
