@@ -2,11 +2,13 @@
 
     python scripts/export_source.py runs/demo/source OUT.pt
 
-Keeps only g_ema (what fine-tuning and projection need; a fresh discriminator is built when
-fine-tuning), in float16 when that keeps the reference renderings within FP16_TOLERANCE of
-float32's, and records where it came from: the exact training command line, its seed, git
-commit and step, the dataset, and the reference renderings themselves (seeds 0-3, float32),
-so that a test can check the shipped file against all of it.
+Keeps g_ema (what fine-tuning and projection need) and, with --keep-d, the discriminator (what
+FreezeD and `freezeg stylize`'s feature loss start from; without it a fresh one is built when
+fine-tuning). Each is stored in float16 when that keeps the float32 results within
+FP16_TOLERANCE (g_ema: the reference renderings; d: its scores of them). The file records where
+it came from: the exact training command line, its seed, git commit and step, the dataset, a
+licence notice (--notice) and the reference renderings themselves (seeds 0-3, float32), so that
+a test can check the shipped file against all of it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 
 from freezeg import load_checkpoint, save_checkpoint
 from freezeg.generate.sampling import seeded_images
-from freezeg.models.checkpoint import build_generator
+from freezeg.models.checkpoint import build_discriminator, build_generator
 
 FP16_TOLERANCE = 1e-2  # largest |float16 - float32| pixel difference (images in [-1, 1]) accepted
 REFERENCE_SEEDS = [0, 1, 2, 3]
@@ -31,6 +33,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="training run folder (its newest checkpoint) or checkpoint file")
     p.add_argument("out", type=Path, help="file to write")
+    p.add_argument("--keep-d", action="store_true", help="also keep the discriminator")
+    p.add_argument("--notice", default=None, help="licence and attribution notice stored in the file")
     a = p.parse_args()
 
     ckpt = load_checkpoint(a.run)
@@ -43,6 +47,9 @@ def main() -> None:
     with torch.no_grad():
         diff = float((seeded_images(g16, REFERENCE_SEEDS) - reference).abs().max())
     state = half if diff <= FP16_TOLERANCE else g.state_dict()
+    parts = {"g_ema": state, "latent_avg": ckpt.parts.get("latent_avg")}
+    if a.keep_d:
+        parts["d"], d_diff = _slim_discriminator(ckpt, reference)
     argv = meta.get("command", "").split()
     dataset = dict(meta.get("dataset") or {})
     described = Path(dataset.get("path", "")) / "freezeg-dataset.json"
@@ -57,13 +64,34 @@ def main() -> None:
         "from_checkpoint": ckpt.path,
         "dtype": "float16" if state is half else "float32",
         "fp16_max_abs_diff": diff,
+        **({"d_dtype": _dtype_of(parts["d"]), "d_fp16_max_abs_diff": d_diff} if a.keep_d else {}),
         "exported_by": " ".join(shlex.quote(x) for x in ["python", *sys.argv]),
     }
-    save_checkpoint(a.out, g_ema=state, latent_avg=ckpt.parts.get("latent_avg"),
-                    meta={"provenance": provenance, "reference": {"seeds": REFERENCE_SEEDS, "images": reference},
-                          "step": ckpt.step})
-    print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.2f} MB, g_ema in {provenance['dtype']}; "
+    meta = {"provenance": provenance, "reference": {"seeds": REFERENCE_SEEDS, "images": reference}, "step": ckpt.step}
+    if a.notice:
+        meta["licence"] = a.notice
+    save_checkpoint(a.out, **parts, meta=meta)
+    kept = f"g_ema in {provenance['dtype']}" + (f", d in {provenance['d_dtype']}" if a.keep_d else "")
+    print(f"wrote {a.out} ({a.out.stat().st_size / 1e6:.2f} MB, {kept}; "
           f"float16 max |diff| {diff:.2e} on seeds {REFERENCE_SEEDS[0]}-{REFERENCE_SEEDS[-1]})")
+
+
+def _dtype_of(state: dict) -> str:
+    return "float16" if any(v.dtype == torch.float16 for v in state.values()) else "float32"
+
+
+def _slim_discriminator(ckpt, reference: torch.Tensor) -> tuple[dict, float]:
+    """The discriminator's state, in float16 when its scores of the reference images move by at
+    most FP16_TOLERANCE (relative to their spread) from float32's."""
+    if "d" not in ckpt.parts:
+        raise SystemExit(f"{ckpt.path}: has no discriminator to keep (drop --keep-d)")
+    d = build_discriminator(ckpt).eval()
+    half = {k: v.half() if v.is_floating_point() else v for k, v in d.state_dict().items()}
+    d16 = build_discriminator(load_checkpoint({"d": half})).eval()
+    with torch.no_grad():
+        scores, scores16 = d(reference), d16(reference)
+    diff = float((scores16 - scores).abs().max() / scores.std().clamp_min(1e-6))
+    return (half if diff <= FP16_TOLERANCE else d.state_dict()), diff
 
 
 if __name__ == "__main__":

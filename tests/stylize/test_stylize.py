@@ -116,3 +116,13 @@ def test_no_readable_reference_is_an_error(tmp_path, setup, capsys):
     (tmp_path / "a.png").write_text("no picture")
     assert main(["stylize", str(tmp_path / "a.png"), "--source", src, "--out", str(tmp_path / "o"), *QUICK]) == 2
     assert "no readable reference image among 1 given" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before anything was made: no empty run folder
+
+
+def test_a_source_without_discriminator_is_refused_for_the_feature_loss_leaving_nothing(tmp_path, setup, capsys):
+    _, refs = setup
+    bare = save_checkpoint(tmp_path / "bare.pt", g_ema=load_generator(tmp_path / "src.pt"))
+    assert main(["stylize", *refs, "--source", str(bare), "--out", str(tmp_path / "o"), *QUICK]) == 2
+    err = capsys.readouterr().err
+    assert "needs the source's discriminator" in err and "--loss pixel" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()

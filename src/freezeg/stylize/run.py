@@ -98,20 +98,16 @@ def stylize_run(references: list[str], source_path: str, out: str | Path, option
     source_ckpt = load_checkpoint(source_path)  # read once: the generator, and D for the d-features loss
     source = load_generator(source_ckpt, device=device).eval()
     options.validate(source)
+    created = not out.exists()
     resuming = claim(out, resume, overwrite)
-    if resuming:
-        stored = json.loads((out / RUN_FILE).read_text())
-        options = StylizeOptions(**{**stored["options"], "steps": options.steps, "precision": options.precision})
-        if [str(r) for r in references] != stored["reference_paths"]:
-            log.warning("resuming with the run's own references (%s); ignoring the ones given",
-                        ", ".join(stored["reference_paths"]))
-        references = stored["reference_paths"]
-    names, images = read_references(references, source.size)
+    try:
+        options, references, names, images, loss = _prepare(out, resuming, references, options, source_ckpt,
+                                                             source.size, lpips, device)
+    except Exception:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # refused before anything was written: leave no empty run folder behind
+        raise
     images = images.to(device)
-    d = None
-    if options.loss == "d-features" and source_ckpt.has("d"):
-        d = load_discriminator(source_ckpt, device=device).eval()
-    loss = StyleLoss(options.loss, d, lpips, options.preserve_color)
 
     latents = _project(out, names, images, source, inversion, poor_psnr, source_path)
     flagged = [n for n, lat in zip(names, latents) if lat.fidelity.get("psnr", 99) < poor_psnr]
@@ -153,6 +149,23 @@ def stylize_run(references: list[str], source_path: str, out: str | Path, option
         bar.close()
     log.info("stylized for %d steps in %.1f s -> %s", options.steps - start_step, time.perf_counter() - began, out)
     return last["path"]
+
+
+def _prepare(out: Path, resuming: bool, references: list[str], options: StylizeOptions, source_ckpt, size: int,
+             lpips: torch.nn.Module | None, device: torch.device):
+    """The run's options and references (its own when resuming), the images and the loss."""
+    if resuming:
+        stored = json.loads((out / RUN_FILE).read_text())
+        options = StylizeOptions(**{**stored["options"], "steps": options.steps, "precision": options.precision})
+        if [str(r) for r in references] != stored["reference_paths"]:
+            log.warning("resuming with the run's own references (%s); ignoring the ones given",
+                        ", ".join(stored["reference_paths"]))
+        references = stored["reference_paths"]
+    names, images = read_references(references, size)
+    d = None
+    if options.loss == "d-features" and source_ckpt.has("d"):
+        d = load_discriminator(source_ckpt, device=device).eval()
+    return options, references, names, images, StyleLoss(options.loss, d, lpips, options.preserve_color)
 
 
 def _project(out: Path, names: list[str], images: torch.Tensor, source: Generator, inversion: Inversion,
