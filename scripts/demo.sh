@@ -52,10 +52,10 @@ train_run() { local run=$1; shift; if [ -f "$run/run.json" ]; then "$FREEZEG" "$
 wait_all() { local job; for job in "${running[@]}"; do wait "$job"; done; running=(); }
 
 if [ "$RETRAIN" = 1 ]; then
-    say "0. train the source generator on 2000 blobs from scratch (3000 iterations), keep its g_ema"
+    say "0. train the source generator on 2000 blobs from scratch (3000 iterations), keep its g_ema and D"
     make_once "$OUT/data/blobs" "$FREEZEG" "${SOURCE_DATA[@]}"
     train_run "$OUT/source" "${SOURCE_TRAIN[@]}"
-    make_once "$OUT/source.pt" "$PY" scripts/export_source.py "$OUT/source" "$OUT/source.pt"
+    make_once "$OUT/source.pt" "$PY" scripts/export_source.py "$OUT/source" "$OUT/source.pt" --keep-d
     SOURCE=$OUT/source.pt
 else
     SOURCE=$SHIPPED
@@ -85,7 +85,7 @@ say "4. cartoon and star side by side (one core each): fine-tune frozen (--freez
 pids=()
 for domain in cartoon star; do
     mkdir -p "$OUT/$domain" && cp -rn "$OUT/projection" "$OUT/$domain/"  # the sweep finds them projected
-    OMP_NUM_THREADS=1 "$FREEZEG" sweep "$OUT/data/$domain" --from "$SOURCE" --freeze-g 0,2 "${FINETUNE[@]}" \
+    OMP_NUM_THREADS=1 "$FREEZEG" sweep "$OUT/data/$domain" --from "$SOURCE" --freeze-g 0,2 "${FINETUNE[@]}" --swd-only \
         --out "$OUT/$domain" --pairs "$OUT/data/test-blobs/images" "$OUT/data/test-$domain/images" \
         "${PROJECTION[@]/#--/--project-}" > "$OUT/$domain/sweep.log" 2>&1 &
     pids+=("$!")

@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from freezeg import Discriminator, Generator, ModelConfig, load_checkpoint, save_checkpoint
-from freezeg.cli import main
+from freezeg import Discriminator, Generator, ModelConfig, load_checkpoint, load_generator, save_checkpoint
+from freezeg.cli import build_parser, main
 from freezeg.data.synthetic import make_images, write_domain
 from freezeg.inversion.distances import make_distance
 from freezeg.inversion.pipeline import Inversion
@@ -246,3 +246,20 @@ def test_a_tiny_sweep_end_to_end_resumes_and_reuses_finished_settings(files, tmp
     assert [load_checkpoint(out / r["setting"]).step for r in redone.rows[1:]] == [3, 3]
     assert (out / "g0" / "notes.txt").read_text() == "mine"
     assert json.loads((out / "plan.json").read_text())["train"]["steps"] == 3
+
+
+def test_swd_only_skips_the_inception_network_even_when_it_is_there(files, tmp_path, monkeypatch):
+    from freezeg.cli.sweep import plan_from_args
+    from freezeg.sweep.evaluate import build_reference
+    from freezeg.sweep.plan import check_plan
+
+    def present(*a, **k):
+        raise AssertionError("--swd-only must not look for the Inception network")
+
+    monkeypatch.setattr("freezeg.sweep.evaluate.inception_if_available", present)
+    parser = build_parser()
+    plan = plan_from_args(parser.parse_args(sweep_args(files, tmp_path / "s", "--swd-only")))
+    assert plan.swd_only
+    source = load_generator(files / "src.pt").eval()
+    reference = build_reference(plan, check_plan(plan), source, [])
+    assert reference.inception is None and reference.not_computed["kid"] == "skipped (--swd-only)"

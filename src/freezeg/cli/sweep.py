@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="recommend the most frozen setting whose realism is within this share of the best (default 0.1)")
     m.add_argument("--inception", metavar="PATH", help="FID Inception weights for KID/FID "
                                                       "(default: $FREEZEG_INCEPTION, then the torch hub cache; else not computed)")
+    m.add_argument("--swd-only", action="store_true", help="skip KID/FID even when the Inception network is available")
     m.add_argument("--lpips-vgg", metavar="PATH", help="LPIPS VGG16 weights (default: $FREEZEG_LPIPS_VGG, the hub cache)")
     m.add_argument("--lpips-lin", metavar="PATH", help="LPIPS linear layers (default: $FREEZEG_LPIPS_LIN, the lpips package)")
     add_inversion(p, prefix="project-")
@@ -76,7 +77,7 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
     return SweepPlan(data=args.data, source=args.source, out=args.out, settings=settings, train=train, n=args.n,
                      kid_subset_size=args.kid_subset_size, structure_seeds=args.structure_seeds,
                      grid_seeds=args.grid_seeds, pairs=tuple(args.pairs) if args.pairs else None, inversion=inversion,
-                     tolerance=args.tolerance, inception=args.inception, lpips_vgg=args.lpips_vgg,
+                     tolerance=args.tolerance, inception=args.inception, swd_only=args.swd_only, lpips_vgg=args.lpips_vgg,
                      lpips_lin=args.lpips_lin)
 
 

@@ -65,7 +65,7 @@ class Reference:
 def build_reference(plan: SweepPlan, checked: CheckedPlan, source: Generator, latents: list[Latent]) -> Reference:
     """Measure the target images once, fix the latents, find the optional networks."""
     device = next(source.parameters()).device
-    inception, why = inception_if_available(plan.inception, device)
+    inception, why = (None, "skipped (--swd-only)") if plan.swd_only else inception_if_available(plan.inception, device)
     not_computed = {}
     if inception is None:
         not_computed["kid"] = not_computed["fid"] = why

@@ -104,6 +104,7 @@ class SweepPlan:
     inversion: Inversion | None = None  # how --pairs images are projected (default: translate's defaults)
     tolerance: float = 0.10  # recommendation: realism within this share of the best
     inception: str | None = None  # FID Inception weights (else $FREEZEG_INCEPTION, the hub cache, or none)
+    swd_only: bool = False  # skip KID/FID even when the Inception network is available (a quick sweep)
     lpips_vgg: str | None = None  # LPIPS weights (else the usual places, or none)
     lpips_lin: str | None = None
 
