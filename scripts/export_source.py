@@ -14,6 +14,7 @@ a test can check the shipped file against all of it.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shlex
 import sys
@@ -87,7 +88,8 @@ def _slim_discriminator(ckpt, reference: torch.Tensor) -> tuple[dict, float]:
         raise SystemExit(f"{ckpt.path}: has no discriminator to keep (drop --keep-d)")
     d = build_discriminator(ckpt).eval()
     half = {k: v.half() if v.is_floating_point() else v for k, v in d.state_dict().items()}
-    d16 = build_discriminator(load_checkpoint({"d": half})).eval()
+    d16 = copy.deepcopy(d)  # the same settings, float16-rounded values, float32 maths
+    d16.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in half.items()})
     with torch.no_grad():
         scores, scores16 = d(reference), d16(reference)
     diff = float((scores16 - scores).abs().max() / scores.std().clamp_min(1e-6))

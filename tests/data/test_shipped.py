@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import torch
 
-from freezeg import load_checkpoint, load_generator
+from freezeg import load_checkpoint, load_discriminator, load_generator
 from freezeg.data.synthetic import DEMO_SOURCE, make_images
 from freezeg.generate.sampling import seeded_images
 from freezeg.models.networks import ModelConfig
@@ -29,10 +29,10 @@ def retrain_commands() -> list[list[str]]:
     return [line.split() for line in done.stdout.splitlines()]
 
 
-def test_shipped_source_is_small_g_ema_only_and_loads_with_its_recorded_config(shipped):
+def test_shipped_source_is_small_and_loads_with_its_recorded_config(shipped):
     assert DEMO_SOURCE == ROOT / "src" / "freezeg" / "data" / "pretrained" / "blobs32.pt"
     assert DEMO_SOURCE.stat().st_size < 2_000_000
-    assert set(shipped.parts) <= {"g_ema", "latent_avg"} and shipped.format == "freezeg"
+    assert set(shipped.parts) - {"latent_avg"} == {"g_ema", "d"} and shipped.format == "freezeg"
     recorded = ModelConfig.from_dict(shipped.meta["config"])
     assert shipped.config == recorded
     assert recorded == ModelConfig(size=32, style_dim=64, n_mlp=4, channels={4: 64, 8: 64, 16: 64, 32: 32})
@@ -52,6 +52,17 @@ def test_shipped_source_renders_its_float32_reference_within_1e_2(shipped):
     assert diff <= 1e-2
     assert diff == pytest.approx(shipped.meta["provenance"]["fp16_max_abs_diff"], abs=1e-6)
     assert float(images.std()) > 0.2  # a trained generator's images, not a flat field
+
+
+def test_shipped_discriminator_scores_real_blobs_above_its_generators_samples(shipped):
+    """The discriminator trained with g_ema (what FreezeD and stylize's d-features loss start from)."""
+    d = load_discriminator(DEMO_SOURCE).eval()
+    assert shipped.meta["provenance"]["d_dtype"] == "float16"
+    assert shipped.meta["provenance"]["d_fp16_max_abs_diff"] <= 1e-2
+    real = torch.from_numpy(make_images("blobs", 16, 32, seed=7)).float() / 127.5 - 1
+    with torch.no_grad():
+        fake = seeded_images(load_generator(DEMO_SOURCE).eval(), list(range(16)))
+        assert float(d(real.permute(0, 3, 1, 2)).mean()) > float(d(fake).mean())
 
 
 def test_retrain_runs_the_recorded_command_on_the_recorded_data(shipped):

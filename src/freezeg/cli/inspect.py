@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import torch
+
 from ..models.checkpoint import Checkpoint, build_discriminator, build_generator, load_checkpoint
 from ..models.freeze import FreezeSpec, format_plan, freeze_plan
 from ..models.networks import Discriminator, Generator, ModelConfig
@@ -84,8 +86,19 @@ def describe(ckpt: Checkpoint) -> dict:
         info["args"] = {k: v for k, v in (vars(args) if hasattr(args, "__dict__") else dict(args)).items()
                         if isinstance(v, (int, float, str, bool, type(None)))}
     info["step"], info["step_source"] = step_of(ckpt)
-    info["metadata"] = {k: v for k, v in ckpt.meta.items() if k != "config"}
+    info["metadata"] = {k: _summarized(v) for k, v in ckpt.meta.items() if k != "config"}
     return info
+
+
+def _summarized(value):
+    """Metadata with its tensors (e.g. a shipped file's reference renderings) shown by shape, not printed."""
+    if isinstance(value, torch.Tensor):
+        return f"tensor{list(value.shape)} {str(value.dtype).removeprefix('torch.')}"
+    if isinstance(value, dict):
+        return {k: _summarized(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_summarized(v) for v in value]
+    return value
 
 
 def format_description(info: dict) -> str:

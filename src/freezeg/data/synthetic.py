@@ -33,7 +33,7 @@ from .dataset import ImageDataset, save_dataset
 
 DOMAINS = ("blobs", "cartoon", "sketch", "star")
 # The demo's source generator, shipped with the package: a 32px model trained on 2000 blobs by
-# `make demo RETRAIN=1` (g_ema only; its provenance and reference renderings are inside).
+# `make demo RETRAIN=1` (g_ema and D; its provenance and reference renderings are inside).
 DEMO_SOURCE = shipped_path("blobs32")
 
 LIGHT = np.array([-0.55, -0.65, 0.75]) / np.linalg.norm([-0.55, -0.65, 0.75])  # from the upper left (y down)
