@@ -4,7 +4,7 @@ VENV    ?= .venv
 PY       = $(VENV)/bin/python
 RETRAIN ?= 0
 
-.PHONY: venv test test-all demo bench docs clean
+.PHONY: venv test test-all demo emoji bench docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test-all: venv
 # rerunning continues where it stopped). RETRAIN=1 trains the source from scratch first (runs/demo-retrain).
 demo: venv
 	FREEZEG=$(VENV)/bin/freezeg PY=$(PY) RETRAIN=$(RETRAIN) bash scripts/demo.sh
+
+# The real-domain walk-through (docs/emoji.md): OpenMoji -> Fluent Emoji 3D, data to shipped models,
+# hours on a CPU; rerunning continues where it stopped. Needs npm and Debian's libcairo2.
+emoji: venv
+	FREEZEG=$(VENV)/bin/freezeg PY=$(PY) bash scripts/emoji_real.sh
 
 bench: venv
 	$(VENV)/bin/freezeg bench

@@ -20,8 +20,9 @@ import numpy as np
 from PIL import Image
 
 SETTINGS = [  # (references, steps, trained blocks, loss)
-    (1, 300, 2, "pixel"), (3, 300, 2, "pixel"), (5, 300, 2, "pixel"), (10, 300, 2, "pixel"),
-    (10, 300, 1, "pixel"), (10, 1000, 2, "pixel"), (1, 300, 3, "pixel"), (10, 300, 3, "pixel"), (10, 600, 3, "pixel"),
+    (1, 300, 2, "d-features"), (3, 300, 2, "d-features"), (5, 300, 2, "d-features"), (10, 300, 2, "d-features"),
+    (1, 300, 3, "d-features"), (10, 300, 3, "d-features"), (10, 600, 3, "d-features"),
+    (1, 300, 2, "pixel"), (10, 300, 2, "pixel"), (10, 600, 3, "pixel"),
 ]
 
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The real-domain walk-through (docs/emoji.md): OpenMoji drawings -> Fluent Emoji 3D, from data
+# to the two shipped models. Every step is resumable: rerun the script after a kill and it goes
+# on where it stopped (training resumes from its newest checkpoint).
+#   1. fetch and render the emoji (scripts/fetch_emoji.sh; one fixed test split for all vendors)
+#   2. train the 64 px source generator on the OpenMoji training drawings (STEPS iterations)
+#   3. export it (g_ema + D, fp16, provenance, CC BY-SA notice): $OUT/emoji.pt
+#   4. the held-out pairs: the first $NPAIRS test code points drawn by both vendors
+#   5. `freezeg sweep` on the Fluent training renderings: freeze levels measured on those pairs
+#   6. export the recommended setting: $OUT/emoji-fluent3d.pt
+# Environment: OUT (runs/emoji), DATA ($OUT/data), STEPS (source iterations), FT_STEPS
+# (fine-tune iterations), LEVELS (freeze levels of the sweep), FREEZEG, PY.
+set -euo pipefail
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+FREEZEG=${FREEZEG:-freezeg}
+PY=${PY:-python3}
+OUT=${OUT:-runs/emoji}
+DATA=${DATA:-$OUT/data}
+STEPS=${STEPS:-20000}
+FT_STEPS=${FT_STEPS:-2000}
+LEVELS=${LEVELS:-0,1,2,3}
+NPAIRS=${NPAIRS:-40}
+# The source: a narrow 64 px StyleGAN2 (the CPU budget decides the widths: docs/emoji.md), R1
+# gamma by NVlabs ADA's rule for small data (0.0002 * 64^2 / batch 32), mapping depth 2 as there.
+SOURCE_TRAIN=(--size 64 --style-dim 256 --n-mlp 2 --channels 4:128,8:128,16:64,32:32,64:16
+              --batch 32 --lr 0.0025 --r1 0.0256 --seed 0 --eval-images 500
+              --ckpt-every 1000 --keep 1000 --sample-every 1000 --log-every 50)
+FINETUNE=(--batch 32 --lr 0.0025 --r1 0.0256 --steps "$FT_STEPS" --ckpt-every 500 --sample-every 500 --log-every 50)
+OPENMOJI_NOTICE="Trained on OpenMoji 17.0.0 (https://openmoji.org, CC BY-SA 4.0): these weights are a derivative work and are shared under CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)."
+FLUENT_NOTICE="$OPENMOJI_NOTICE Fine-tuned on Microsoft's Fluent Emoji 3D (npm @lobehub/fluent-emoji-3d 1.1.0, MIT licence, Copyright (c) Microsoft Corporation; notice in freezeg/data/examples/emoji/LICENSE-fluent-emoji.txt)."
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "1. the emoji of three vendors, 64 px on white"
+bash "$(dirname "$0")/fetch_emoji.sh" "$DATA"
+
+say "2. the OpenMoji source generator, $STEPS iterations of batch 32"
+if [ -f "$OUT/source/run.json" ]; then
+    "$FREEZEG" train --resume --steps "$STEPS" "${SOURCE_TRAIN[@]}" --out "$OUT/source"
+else
+    "$FREEZEG" train "$DATA/openmoji/train" --steps "$STEPS" "${SOURCE_TRAIN[@]}" --out "$OUT/source"
+fi
+
+say "3. export it with its discriminator"
+[ -e "$OUT/emoji.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/source" "$OUT/emoji.pt" --keep-d \
+    --notice "$OPENMOJI_NOTICE"
+
+say "4. $NPAIRS held-out pairs (OpenMoji input, Fluent truth)"
+if [ ! -d "$OUT/pairs/fluent3d" ]; then
+    mkdir -p "$OUT/pairs.tmp/openmoji" "$OUT/pairs.tmp/fluent3d"
+    comm -12 <(ls "$DATA/openmoji/test") <(ls "$DATA/fluent3d/test") | head -n "$NPAIRS" | while read -r f; do
+        cp "$DATA/openmoji/test/$f" "$OUT/pairs.tmp/openmoji/"; cp "$DATA/fluent3d/test/$f" "$OUT/pairs.tmp/fluent3d/"
+    done
+    mv "$OUT/pairs.tmp" "$OUT/pairs"
+fi
+
+say "5. the sweep: freeze levels $LEVELS, $FT_STEPS iterations each, measured on the held-out pairs"
+"$FREEZEG" sweep "$DATA/fluent3d/train" --from "$OUT/emoji.pt" --freeze-g "$LEVELS" "${FINETUNE[@]}" \
+    --pairs "$OUT/pairs/openmoji" "$OUT/pairs/fluent3d" --out "$OUT/sweep-fluent3d"
+
+say "6. export the recommended fine-tune"
+best=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['recommendation']['setting'])" "$OUT/sweep-fluent3d/sweep.json")
+[ -e "$OUT/emoji-fluent3d.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/sweep-fluent3d/$best" \
+    "$OUT/emoji-fluent3d.pt" --notice "$FLUENT_NOTICE"
+echo "source $OUT/emoji.pt, target $OUT/emoji-fluent3d.pt (sweep setting $best)"
