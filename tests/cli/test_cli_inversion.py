@@ -127,13 +127,16 @@ def test_bench_inversion_reports_every_run(tmp_path, freezeg_pair, photos, capsy
                  "--encoder", str(enc), "--generated", "2", "--swd-only", "--out", str(out), "--device", "cpu"]) == 0
     table = capsys.readouterr().out
     for row in ("stylegan2@w+:4", "default:4", "default+enc:0", "default+pt:2", "  before tuning", "  shared blocks only", "target samples",
-                "inputs, untranslated", "ground truth", "generated images (2 at 16px)", "SWD x1e3", "struct"):
+                "inputs, untranslated", "ground truth", "generated images (2 at 16px)", "SWD x1e3", "struct", "L1 truth"):
         assert row in table, row
     result = json.loads(out.read_text())
     run = result["runs"]["default+pt:2"]["real"]
     assert set(run) >= {"seconds_per_image", "curve", "reconstruction", "before_tuning", "translation", "tuning_seconds_per_image"}
     assert [c["step"] for c in result["runs"]["default:4"]["real"]["curve"]] == [0, 1, 2, 3, 4]
     assert len(run["reconstruction"]["per_image_psnr"]) == 2 and run["translation"]["structure_vs_truth"] is not None
+    # The truth here is the inputs themselves: the untranslated inputs are at pixel error 0, a translation is not.
+    assert result["references"]["inputs, untranslated"]["l1_vs_truth"] == 0
+    assert 0 < run["translation"]["l1_vs_truth"] <= 255
     # +ptall: the reconstruction is the fully tuned source's; the shared blocks' part (what
     # translations get) is reported beside it, and differs because the trained blocks moved too.
     full = result["runs"]["default+ptall:2"]["real"]

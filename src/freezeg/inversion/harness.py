@@ -196,6 +196,11 @@ def _realism(setup: HarnessSetup, reference, images: torch.Tensor, seed: int) ->
     return {"swd": r["swd"]["avg"], "kid_x1e3": None if r["kid"] is None else 1e3 * r["kid"]["mean"]}
 
 
+def _pixel_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean |a - b| in 0-255 units of two image sets in [-1, 1] (the sweep's `truth L1`)."""
+    return float(np.abs(to_uint8(a).astype(np.int16) - to_uint8(b).astype(np.int16)).mean())
+
+
 def _structure(names: list[str], sources: torch.Tensor, translations: torch.Tensor) -> float:
     return structure_report(names, list(sources), list(translations)).mean
 
@@ -229,6 +234,7 @@ def run_harness(
                                                        "structure_vs_input": 1.0}
         if truth is not None:
             result["references"]["inputs, untranslated"]["structure_vs_truth"] = _structure(names, truth, targets)
+            result["references"]["inputs, untranslated"]["l1_vs_truth"] = _pixel_error(truth, targets)
             result["references"]["ground truth"] = {**_realism(setup, reference, truth, seed=1),
                                                     "structure_vs_input": _structure(names, targets, truth)}
     for spec in runs:
@@ -261,6 +267,7 @@ def run_harness(
                                       "structure_vs_input": _structure(set_names, set_targets, translated)}
                 if truth is not None:
                     row["translation"]["structure_vs_truth"] = _structure(set_names, truth, translated)
+                    row["translation"]["l1_vs_truth"] = _pixel_error(truth, translated)
             entry[set_name] = row
         result["runs"][spec.name] = entry
     return result
@@ -278,7 +285,7 @@ def format_harness(result: dict[str, Any]) -> str:
     def realism_cells(t: dict) -> str:
         kid = f"{_num(t.get('kid_x1e3'), '.2f'):>9}" if has_kid else ""
         return (f"{kid}{_num(t.get('swd'), '.2f'):>9}{_num(t.get('structure_vs_input'), '.3f'):>8}"
-                f"{_num(t.get('structure_vs_truth'), '.3f'):>9}")
+                f"{_num(t.get('structure_vs_truth'), '.3f'):>9}{_num(t.get('l1_vs_truth'), '.1f'):>9}")
 
     width = max([24, *(len(name) + 2 for name in result["runs"])])
     for set_name in ("real", "generated"):
@@ -289,7 +296,7 @@ def format_harness(result: dict[str, Any]) -> str:
         lines.append(f"{set_name} images ({count} at {result['size']}px)")
         head = f"{'run':<{width}}{'s/img':>7}{'PSNR':>7}{'min':>7}{'<20dB':>6}{'SSIM':>7}{'LPIPS':>7}"
         if set_name == "real" and result["references"]:
-            head += (f"{'KID x1e3':>9}" if has_kid else "") + f"{'SWD x1e3':>9}{'struct':>8}{'vs truth':>9}"
+            head += (f"{'KID x1e3':>9}" if has_kid else "") + f"{'SWD x1e3':>9}{'struct':>8}{'vs truth':>9}{'L1 truth':>9}"
         lines.append(head)
         for name, row in rows:
             r = row["reconstruction"]
