@@ -3,11 +3,12 @@
 # to the two shipped models. Every step is resumable: rerun the script after a kill and it goes
 # on where it stopped (training resumes from its newest checkpoint).
 #   1. fetch and render the emoji (scripts/fetch_emoji.sh; one fixed test split for all vendors)
-#   2. train the 64 px source generator on the OpenMoji training drawings (STEPS iterations)
-#   3. export it (g_ema + D, fp16, provenance, CC BY-SA notice): $OUT/emoji.pt
-#   4. the held-out pairs: the first $NPAIRS test code points drawn by both vendors
-#   5. `freezeg sweep` on the Fluent training renderings: freeze levels measured on those pairs
-#   6. export the recommended setting: $OUT/emoji-fluent3d.pt
+#   2. the held-out pairs: the first $NPAIRS test code points drawn by OpenMoji and Fluent
+#   3. train the 64 px source generator on the OpenMoji training drawings (STEPS iterations)
+#   4. its training curve (scripts/training_curve.py)
+#   5. export it (g_ema + D, fp16, provenance, CC BY-SA notice): $OUT/emoji.pt
+#   6. `freezeg sweep` on the Fluent training renderings: freeze levels measured on those pairs
+#   7. export the recommended setting: $OUT/emoji-fluent3d.pt
 # Environment: OUT (runs/emoji), DATA ($OUT/data), STEPS (source iterations), FT_STEPS
 # (fine-tune iterations), LEVELS (freeze levels of the sweep), FREEZEG, PY.
 set -euo pipefail
@@ -34,18 +35,7 @@ say() { printf '\n== %s\n' "$*"; }
 say "1. the emoji of three vendors, 64 px on white"
 bash "$(dirname "$0")/fetch_emoji.sh" "$DATA"
 
-say "2. the OpenMoji source generator, $STEPS iterations of batch 32"
-if [ -f "$OUT/source/run.json" ]; then
-    "$FREEZEG" train --resume --steps "$STEPS" "${SOURCE_TRAIN[@]}" --out "$OUT/source"
-else
-    "$FREEZEG" train "$DATA/openmoji/train" --steps "$STEPS" "${SOURCE_TRAIN[@]}" --out "$OUT/source"
-fi
-
-say "3. export it with its discriminator"
-[ -e "$OUT/emoji.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/source" "$OUT/emoji.pt" --keep-d \
-    --notice "$OPENMOJI_NOTICE"
-
-say "4. $NPAIRS held-out pairs (OpenMoji input, Fluent truth)"
+say "2. $NPAIRS held-out pairs (OpenMoji input, Fluent truth)"
 if [ ! -d "$OUT/pairs/fluent3d" ]; then
     mkdir -p "$OUT/pairs.tmp/openmoji" "$OUT/pairs.tmp/fluent3d"
     comm -12 <(ls "$DATA/openmoji/test") <(ls "$DATA/fluent3d/test") | head -n "$NPAIRS" | while read -r f; do
@@ -54,11 +44,26 @@ if [ ! -d "$OUT/pairs/fluent3d" ]; then
     mv "$OUT/pairs.tmp" "$OUT/pairs"
 fi
 
-say "5. the sweep: freeze levels $LEVELS, $FT_STEPS iterations each, measured on the held-out pairs"
+say "3. the OpenMoji source generator, $STEPS iterations of batch 32"
+if [ -f "$OUT/source/run.json" ]; then
+    "$FREEZEG" train --resume --steps "$STEPS" "${SOURCE_TRAIN[@]}" --out "$OUT/source"
+else
+    "$FREEZEG" train "$DATA/openmoji/train" --steps "$STEPS" "${SOURCE_TRAIN[@]}" --out "$OUT/source"
+fi
+
+say "4. its training curve: SWD, KID against the held-out OpenMoji, held-out reconstruction (100 steps)"
+"$PY" "$(dirname "$0")/training_curve.py" "$OUT/source" --held-out "$OUT/pairs/openmoji" --real "$DATA/openmoji/test" \
+    --every 2 --out "$OUT/source-curve.csv"
+
+say "5. export the source with its discriminator"
+[ -e "$OUT/emoji.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/source" "$OUT/emoji.pt" --keep-d \
+    --notice "$OPENMOJI_NOTICE"
+
+say "6. the sweep: freeze levels $LEVELS, $FT_STEPS iterations each, measured on the held-out pairs"
 "$FREEZEG" sweep "$DATA/fluent3d/train" --from "$OUT/emoji.pt" --freeze-g "$LEVELS" "${FINETUNE[@]}" \
     --pairs "$OUT/pairs/openmoji" "$OUT/pairs/fluent3d" --out "$OUT/sweep-fluent3d"
 
-say "6. export the recommended fine-tune"
+say "7. export the recommended fine-tune"
 best=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['recommendation']['setting'])" "$OUT/sweep-fluent3d/sweep.json")
 [ -e "$OUT/emoji-fluent3d.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/sweep-fluent3d/$best" \
     "$OUT/emoji-fluent3d.pt" --notice "$FLUENT_NOTICE"
