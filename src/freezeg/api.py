@@ -27,8 +27,8 @@ from .inversion.pipeline import Inversion
 from .inversion.recipes import recipe_options
 from .models.checkpoint import load_generator
 from .models.freeze import FreezeSpec
-from .models.shipped import resolve_model
 from .models.networks import Generator
+from .models.shipped import resolve_model
 from .train.loop import Trainer
 from .train.options import TrainOptions
 from .translate.inputs import collect_inputs, fit_to_model, read_target

@@ -24,7 +24,6 @@ from __future__ import annotations
 import colorsys
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 

@@ -31,6 +31,7 @@ from torch import nn
 
 from ..generate.sampling import seeded_images
 from ..metrics.fidelity import psnr, ssim
+from ..metrics.pairs import pixel_error
 from ..metrics.realism import image_set_statistics, realism
 from ..metrics.structure import structure_report
 from ..models.networks import Generator
@@ -196,11 +197,6 @@ def _realism(setup: HarnessSetup, reference, images: torch.Tensor, seed: int) ->
     return {"swd": r["swd"]["avg"], "kid_x1e3": None if r["kid"] is None else 1e3 * r["kid"]["mean"]}
 
 
-def _pixel_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean |a - b| in 0-255 units of two image sets in [-1, 1] (the sweep's `truth L1`)."""
-    return float(np.abs(to_uint8(a).astype(np.int16) - to_uint8(b).astype(np.int16)).mean())
-
-
 def _structure(names: list[str], sources: torch.Tensor, translations: torch.Tensor) -> float:
     return structure_report(names, list(sources), list(translations)).mean
 
@@ -234,7 +230,7 @@ def run_harness(
                                                        "structure_vs_input": 1.0}
         if truth is not None:
             result["references"]["inputs, untranslated"]["structure_vs_truth"] = _structure(names, truth, targets)
-            result["references"]["inputs, untranslated"]["l1_vs_truth"] = _pixel_error(truth, targets)
+            result["references"]["inputs, untranslated"]["l1_vs_truth"] = pixel_error(to_uint8(truth), to_uint8(targets))
             result["references"]["ground truth"] = {**_realism(setup, reference, truth, seed=1),
                                                     "structure_vs_input": _structure(names, targets, truth)}
     for spec in runs:
@@ -267,7 +263,7 @@ def run_harness(
                                       "structure_vs_input": _structure(set_names, set_targets, translated)}
                 if truth is not None:
                     row["translation"]["structure_vs_truth"] = _structure(set_names, truth, translated)
-                    row["translation"]["l1_vs_truth"] = _pixel_error(truth, translated)
+                    row["translation"]["l1_vs_truth"] = pixel_error(to_uint8(truth), to_uint8(translated))
             entry[set_name] = row
         result["runs"][spec.name] = entry
     return result

@@ -34,6 +34,11 @@ class Pairs:
     only_translation: list[str] = field(default_factory=list)  # keys without a source
 
 
+
+def pixel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean |a - b| of two uint8 image sets of one shape, in 0-255 units (`truth L1` in sweeps and the harness)."""
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
 def _keyed(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such folder")

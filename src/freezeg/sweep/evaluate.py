@@ -30,6 +30,7 @@ from ..generate.sampling import seed_noise
 from ..inversion.latents import Latent
 from ..metrics.inception import inception_if_available
 from ..metrics.lpips import load_lpips
+from ..metrics.pairs import pixel_error
 from ..metrics.realism import KID_SUBSETS, ImageSetStatistics, image_set_statistics, realism
 from ..metrics.sources import dataset_batches, generator_batches
 from ..metrics.structure import structure_report
@@ -129,7 +130,7 @@ def truth_errors(translations: np.ndarray, ref: Reference) -> dict:
     b = [from_uint8(t)[0] for t in truths]
     report = structure_report(ref.checked.names, a, b)
     out = {"structure": report.mean, "structure_shuffled": report.shuffled,
-           "l1": float(np.abs(translations.astype(np.float64) - truths.astype(np.float64)).mean()), "lpips": None}
+           "l1": pixel_error(translations, truths), "lpips": None}
     if ref.lpips is not None:
         out["lpips"] = _lpips(ref.lpips, torch.stack(a), torch.stack(b))
     return out
