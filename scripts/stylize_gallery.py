@@ -1,6 +1,7 @@
 """The few-shot picture for README: the references, the demo's unseen test scenes, their
-translations by generators stylized from 1 and from 10 references, the 300-image frozen
-fine-tune's, and the true cartoons; one row each, enlarged x3 (nearest neighbour), nothing else.
+translations by generators stylized from 1 and from 10 references (the default loss, and the
+pixel loss), the 300-image frozen fine-tune's, and the true cartoons; one row each, enlarged x3
+(nearest neighbour), nothing else.
 
     python scripts/stylize_gallery.py [runs/demo] [runs/stylize-table] [docs/gallery/stylize-row.png]
 
@@ -22,7 +23,9 @@ from freezeg.translate.render import render
 from freezeg.utils.media import save_image
 
 ZOOM = 3
-RUNS = (("stylize, 1 reference", "k1-s300-g2-d-features"), ("stylize, 10 references", "k10-s300-g2-d-features"))
+RUNS = (("stylize, 1 reference", "k1-s300-g2-d-features-rgbtrain-seed0"),
+        ("stylize, 10 references", "k10-s300-g2-d-features-rgbtrain-seed0"),
+        ("10 references, pixel loss", "k10-s300-g2-pixel-rgbtrain-seed0"))
 
 
 def enlarge(images: list[np.ndarray]) -> list[np.ndarray]:

@@ -1,11 +1,19 @@
-"""Few-shot stylization on the demo's domains, against the truth: `freezeg stylize` from k
-cartoon references, then the demo's unseen test scenes translated (from the demo's own
-projections) and compared with their true cartoons, beside the demo's 300-image fine-tunes.
+"""Few-shot stylization against the truth: `freezeg stylize` from k references, then unseen
+inputs translated and compared with their true renderings.
 
     python scripts/stylize_table.py [runs/demo] [--out runs/stylize-table]   # after `make demo`
+    python scripts/stylize_table.py --emoji runs/emoji [--out runs/stylize-emoji]   # after `make emoji`
 
-Prints a Markdown table: references, steps, frozen blocks, loss, seconds, pixel error (L1,
-0-255) and structure against the truth.
+The demo: the first k of the demo's 300 cartoons as references for the shipped blob source,
+the demo's 8 unseen test scenes translated from the demo's own projections, beside the demo's
+300-image fine-tunes. Emoji: k Fluent Emoji 3D training renderings (a fixed spread over the
+training set) as references for the OpenMoji source (`runs/emoji/emoji.pt`), the 40 held-out
+OpenMoji of `runs/emoji/pairs` projected once (default recipe, 300 steps) and translated,
+against their true Fluent renderings.
+
+Prints a Markdown table: references, steps, trained blocks, loss, whether the frozen blocks'
+toRGB trained (--coarse-rgb), seconds, pixel error (L1, 0-255) and structure against the truth;
+with --seeds N, the mean over N seeds of the mixed latents (and the range of the pixel error).
 """
 
 from __future__ import annotations
@@ -19,10 +27,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SETTINGS = [  # (references, steps, trained blocks, loss)
-    (1, 300, 2, "d-features"), (3, 300, 2, "d-features"), (5, 300, 2, "d-features"), (10, 300, 2, "d-features"),
-    (1, 300, 3, "d-features"), (10, 300, 3, "d-features"), (10, 600, 3, "d-features"),
-    (1, 300, 2, "pixel"), (10, 300, 2, "pixel"), (10, 600, 3, "pixel"),
+SETTINGS = [  # (references, steps, trained blocks, loss, coarse toRGB)
+    (1, 300, 2, "d-features", "train"), (3, 300, 2, "d-features", "train"), (5, 300, 2, "d-features", "train"),
+    (10, 300, 2, "d-features", "train"), (10, 300, 2, "d-features", "freeze"),
+    (1, 300, 3, "d-features", "train"), (10, 300, 3, "d-features", "train"),
+    (1, 300, 2, "pixel", "train"), (3, 300, 2, "pixel", "train"), (10, 300, 2, "pixel", "train"),
+    (10, 300, 2, "pixel", "freeze"),
+]
+EMOJI_SETTINGS = [
+    (1, 300, 2, "d-features", "train"), (3, 300, 2, "d-features", "train"), (10, 300, 2, "d-features", "train"),
+    (10, 300, 2, "d-features", "freeze"), (10, 300, 3, "d-features", "train"), (10, 300, 2, "pixel", "train"),
 ]
 
 
@@ -33,7 +47,9 @@ def pictures(folder: Path) -> np.ndarray:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("demo", nargs="?", default="runs/demo")
-    ap.add_argument("--out", default="runs/stylize-table")
+    ap.add_argument("--emoji", metavar="RUN", help="the emoji table from `make emoji`'s folder instead of the demo's")
+    ap.add_argument("--out", help="where the runs go (default runs/stylize-table, or runs/stylize-emoji)")
+    ap.add_argument("--seeds", type=int, default=1, help="seeds of the mixed latents per setting (default 1)")
     args = ap.parse_args()
     import freezeg.api as fz
     from freezeg.inversion.latents import load_latent
@@ -41,35 +57,62 @@ def main() -> int:
     from freezeg.translate.render import render
     from freezeg.utils.media import from_uint8
 
-    demo, out = Path(args.demo), Path(args.out)
-    source = fz.load("blobs32")
-    latents = [load_latent(p, source) for p in sorted((demo / "projection" / "latents").glob("*.pt"))]
-    truth = pictures(demo / "data" / "test-cartoon" / "images")
-    inputs = pictures(demo / "data" / "test-blobs" / "images")
-    refs = sorted((demo / "data" / "cartoon" / "images").glob("*.png"))
+    if args.emoji:
+        run = Path(args.emoji)
+        out = Path(args.out or "runs/stylize-emoji")
+        source_path, settings, baselines = str(run / "emoji.pt"), EMOJI_SETTINGS, []
+        source = fz.load(source_path)
+        inputs, truth = pictures(run / "pairs" / "openmoji"), pictures(run / "pairs" / "fluent3d")
+        projection = out / "projection"
+        if not (projection / "latents").is_dir():
+            subprocess.run([sys.executable, "-m", "freezeg", "project", str(run / "pairs" / "openmoji"), "--ckpt",
+                            source_path, "--out", str(projection), "-q"], check=True)
+        latents = [load_latent(p, source) for p in sorted((projection / "latents").glob("*.pt"))]
+        train = sorted((run / "data" / "fluent3d" / "train").glob("*.png"))
+        refs = [train[i * len(train) // 10] for i in range(10)]  # k references: the first k of a fixed spread
+    else:
+        demo, out = Path(args.demo), Path(args.out or "runs/stylize-table")
+        source_path, settings = "src/freezeg/data/pretrained/blobs32.pt", SETTINGS
+        source = fz.load("blobs32")
+        latents = [load_latent(p, source) for p in sorted((demo / "projection" / "latents").glob("*.pt"))]
+        truth = pictures(demo / "data" / "test-cartoon" / "images")
+        inputs = pictures(demo / "data" / "test-blobs" / "images")
+        refs = sorted((demo / "data" / "cartoon" / "images").glob("*.png"))
+        baselines = [(f"demo fine-tune {name}, 300 images", "all" if name == "g0" else "2", demo / "cartoon" / name)
+                     for name in ("g0", "g2")]
 
     def score(images: np.ndarray) -> tuple[float, float]:
         struct = structure_similarity(from_uint8(images), from_uint8(truth)).mean()
         return float(np.abs(images.astype(float) - truth).mean()), float(struct)
 
-    rows = [("untranslated inputs", "", "", "", "", *score(inputs))]
-    for name in ("g0", "g2"):
-        rows.append((f"demo fine-tune {name}, 300 images", "300", "all" if name == "g0" else "2", "GAN", "",
-                     *score(render(fz.load(demo / "cartoon" / name), latents))))
-    for k, steps, blocks, loss in SETTINGS:
-        run = out / f"k{k}-s{steps}-g{blocks}-{loss}"
-        cmd = [sys.executable, "-m", "freezeg", "stylize", *map(str, refs[:k]), "--source",
-               "src/freezeg/data/pretrained/blobs32.pt", "--out", str(run), "--steps", str(steps), "--freeze-g",
-               str(blocks), "--loss", loss, "--overwrite", "-q"]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True)
-        seconds = time.perf_counter() - start
-        rows.append((f"stylize, {k} reference{'s' if k > 1 else ''}", str(steps), str(blocks), loss, f"{seconds:.0f}",
-                     *score(render(fz.load(run), latents))))
-    print("| target | steps | trained blocks | loss | seconds | truth L1 | truth struct |")
-    print("|---|---:|---:|---|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]:.1f} | {r[6]:.3f} |")
+    def row(name, steps, blocks, loss, rgb, seconds, l1s, structs):
+        spread = f" ({min(l1s):.1f}-{max(l1s):.1f})" if len(l1s) > 1 else ""
+        return f"| {name} | {steps} | {blocks} | {loss} | {rgb} | {seconds} | {np.mean(l1s):.1f}{spread} | {np.mean(structs):.3f} |"
+
+    l1, struct = score(inputs)
+    rows = [row("untranslated inputs", "", "", "", "", "", [l1], [struct])]
+    for name, blocks, path in baselines:
+        l1, struct = score(render(fz.load(path), latents))
+        rows.append(row(name, "300", blocks, "GAN", "freeze", "", [l1], [struct]))
+    for k, steps, blocks, loss, rgb in settings:
+        l1s, structs, seconds = [], [], []
+        for seed in range(args.seeds):
+            folder = out / f"k{k}-s{steps}-g{blocks}-{loss}-rgb{rgb}-seed{seed}"
+            cmd = [sys.executable, "-m", "freezeg", "stylize", *map(str, refs[:k]), "--source", source_path,
+                   "--out", str(folder), "--steps", str(steps), "--freeze-g", str(blocks), "--loss", loss,
+                   "--coarse-rgb", rgb, "--seed", str(seed), "--overwrite", "-q"]
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True)
+            seconds.append(time.perf_counter() - start)
+            l1, struct = score(render(fz.load(folder), latents))
+            l1s.append(l1)
+            structs.append(struct)
+        rows.append(row(f"stylize, {k} reference{'s' if k > 1 else ''}", steps, blocks, loss, rgb,
+                        f"{np.mean(seconds):.0f}", l1s, structs))
+        print(rows[-1], flush=True)
+    print("| target | steps | trained blocks | loss | coarse toRGB | seconds | truth L1 | truth struct |")
+    print("|---|---:|---:|---|---|---:|---:|---:|")
+    print("\n".join(rows))
     return 0
 
 

@@ -443,3 +443,14 @@ def test_a_fine_tuned_checkpoint_converts_and_a_training_mapping_drops_the_stale
     assert main(["convert", str(tuned.path), "--out", str(tmp_path / "converted.pt"), "-q"]) == 0
     meta = load_checkpoint(tmp_path / "converted.pt").meta["source"]
     assert meta["fine_tuned_from"] == str(src) and meta["path"] == str(tuned.path)
+
+
+def test_coarse_rgb_train_recolours_the_frozen_blocks_but_keeps_their_features(tmp_path, cartoons, source_ckpt):
+    argv = _finetune_argv(tmp_path, cartoons, source_ckpt, "--freeze-g", "1", "--coarse-rgb", "train")
+    assert main(argv) == 0
+    out, src = final(tmp_path), load_checkpoint(source_ckpt).parts
+    assert out.meta["freeze"]["coarse_rgb"] is True
+    for name in ("conv1.conv.weight", "convs.0.conv.weight", "convs.1.conv.weight", "style.1.weight"):
+        assert torch.equal(out.parts["g_ema"][name], src["g_ema"][name]), name  # the frozen features
+    for name in ("to_rgb1.conv.weight", "to_rgbs.0.conv.weight", "to_rgbs.1.conv.weight"):
+        assert not torch.equal(out.parts["g_ema"][name], src["g_ema"][name]), name

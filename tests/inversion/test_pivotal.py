@@ -38,6 +38,17 @@ def test_shared_blocks_are_the_bit_identical_ones(tiny_config):
     assert shared.digest == shared_blocks(source, copy.deepcopy(target)).digest
 
 
+def test_a_recoloured_coarse_torgb_is_not_shared_but_its_block_is(tiny_config):
+    source = trained_like(tiny_config)
+    target = finetuned(source, top_blocks=1)
+    with torch.no_grad():
+        target.to_rgbs[0].conv.weight.add_(0.1)  # --coarse-rgb train moved the 8px block's toRGB
+    shared = shared_blocks(source, target, FreezeSpec(g_top_blocks=1, coarse_rgb=True).to_dict())
+    assert shared.resolutions == [4, 8]
+    assert "convs.0.conv.weight" in shared.names and "to_rgb1.conv.weight" in shared.names
+    assert not any(n.startswith("to_rgbs.0.") for n in shared.names)  # tuning it on the source means nothing for the target
+
+
 def test_unrelated_generators_are_refused_with_one_line(tiny_config):
     source = trained_like(tiny_config)
     with pytest.raises(ValueError, match=r"^tgt\.pt: shares no frozen blocks with src\.pt .*--freeze-g N\)$"):

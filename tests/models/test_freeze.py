@@ -24,6 +24,18 @@ def test_freeze_g_trains_only_top_blocks(ref_g):
     assert not any(n.startswith(("style.", "input.", "conv1.", "to_rgb1.", "convs.0.", "convs.1.", "to_rgbs.0.")) for n in names)
 
 
+def test_coarse_rgb_trains_the_frozen_blocks_torgb_and_nothing_else_of_them(ref_g):
+    spec = FreezeSpec(g_top_blocks=2, coarse_rgb=True)
+    assert spec.describe() == "G: top 2 blocks train (and the frozen blocks' toRGB)"
+    apply_generator_freeze(ref_g, spec)
+    top = ("convs.2.", "convs.3.", "convs.4.", "convs.5.", "to_rgbs.1.", "to_rgbs.2.")
+    assert trainable_names(ref_g) == {n for n, _ in ref_g.named_parameters() if n.startswith(top + ("to_rgb1.", "to_rgbs.0."))}
+    assert FreezeSpec.from_args(2, None, False, None, "train") == spec
+    assert FreezeSpec.from_args(2, None, False, None, "freeze") == FreezeSpec(g_top_blocks=2)
+    # Specs recorded before the field existed read as frozen toRGB.
+    assert FreezeSpec.from_dict({"g_top_blocks": 2}).coarse_rgb is False
+
+
 def test_freeze_g_zero_is_a_full_fine_tune_and_all_blocks_keep_the_mapping_frozen(ref_g):
     spec = FreezeSpec(g_top_blocks=0)
     assert spec == FreezeSpec() and not spec.freezes_anything and spec.describe() == "nothing frozen"
@@ -95,4 +107,6 @@ def test_layer_range_parsing():
 
 def test_spec_round_trips_through_dict():
     spec = FreezeSpec(2, 3, True, (0, 4))
+    assert FreezeSpec.from_dict(spec.to_dict()) == spec
+    spec = FreezeSpec(2, coarse_rgb=True)
     assert FreezeSpec.from_dict(spec.to_dict()) == spec

@@ -27,21 +27,24 @@ def test_mixed_latents_keep_the_references_coarse_layers_and_draw_the_rest(tiny_
     assert torch.equal(ws[:, :3], refs[picked][:, :3]) and not torch.equal(ws[:, 3:], refs[picked][:, 3:])
 
 
-def test_only_the_trained_blocks_move_and_the_references_get_closer(tiny_config):
+@pytest.mark.parametrize("coarse_rgb", [True, False])
+def test_only_the_trained_blocks_move_and_the_references_get_closer(tiny_config, coarse_rgb):
     source = trained_like(tiny_config)
     refs = source.broadcast(source.mapping(torch.randn(2, source.style_dim, generator=torch.Generator().manual_seed(1))))
     target = torch.full((2, 3, 16, 16), 0.5)  # a flat "style"
-    options = StylizeOptions(freeze_g=1, steps=30, batch=4, loss="pixel", lr=1e-2)
+    options = StylizeOptions(freeze_g=1, steps=30, batch=4, loss="pixel", lr=1e-2, coarse_rgb=coarse_rgb)
     losses = []
     g, _ = stylize_generator(source, refs.detach(), target, StyleLoss("pixel"), options,
                              on_step=lambda step, g, opt, value: losses.append(value))
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+    coarse_rgbs = ("to_rgb1.", "to_rgbs.0.")  # the toRGB layers of the frozen 4 and 8 px blocks
     for name, p in g.named_parameters():
         same = torch.equal(p, dict(source.named_parameters())[name])
-        assert same or any(name.startswith(t) for t in ("convs.", "to_rgbs.")), name
-        if name.startswith(("style.", "conv1.", "to_rgb1.", "convs.0", "convs.1", "to_rgbs.0")):
-            assert same, f"{name} is frozen and must stay bit-identical"
+        assert same or name.startswith(("convs.2", "convs.3", "to_rgbs.1.") + (coarse_rgbs if coarse_rgb else ())), name
+        if name.startswith(("style.", "input.", "conv1.", "convs.0", "convs.1")):
+            assert same, f"{name} computes the frozen blocks' features and must stay bit-identical"
     assert not torch.equal(g.to_rgbs[1].conv.weight, source.to_rgbs[1].conv.weight)  # the 16px block trained
+    assert torch.equal(g.to_rgb1.conv.weight, source.to_rgb1.conv.weight) != coarse_rgb
 
 
 def test_the_discriminator_loss_needs_a_discriminator_and_differentiates_through_it(tiny_config):
@@ -89,13 +92,17 @@ def test_stylize_writes_a_resumable_run_folder_whose_checkpoint_is_a_target(tmp_
     record = json.loads((whole / "stylize.json").read_text())
     assert set(record["fidelity"]) == {"ref0", "ref1"} and record["options"]["loss"] == "d-features"
     assert (whole / "samples" / "step-0000006.png").is_file() and (whole / "references" / "ref0.pt").is_file()
-    # The frozen blocks are the source's, bit for bit, so the stylized generator is a FreezeG target.
-    source = load_generator(src)
-    stylized = load_generator(whole)
-    frozen = [n for n, _ in source.named_parameters() if n.startswith(("style.", "conv1.", "to_rgb1.", "convs.0", "convs.1"))]
-    assert frozen and all(torch.equal(dict(source.named_parameters())[n], dict(stylized.named_parameters())[n]) for n in frozen)
+    # The frozen blocks compute the source's features, bit for bit, so the stylized generator is a
+    # FreezeG target; by default their toRGB layers were recoloured (--coarse-rgb train).
+    assert a.meta["freeze"]["coarse_rgb"] is True
+    source = dict(load_generator(src).named_parameters())
+    stylized = dict(load_generator(whole).named_parameters())
+    frozen = [n for n in source if n.startswith(("style.", "conv1.", "convs.0", "convs.1"))]
+    assert frozen and all(torch.equal(source[n], stylized[n]) for n in frozen)
+    assert not torch.equal(source["to_rgb1.conv.weight"], stylized["to_rgb1.conv.weight"])
     assert main(["translate", refs[0], "--source", src, "--target", str(whole), "--out", str(tmp_path / "t"),
-                 "--steps", "3", "--device", "cpu", "-q"]) == 0
+                 "--steps", "3", "--device", "cpu", "-q", "--pivotal-tuning", "--pt-steps", "2"]) == 0
+    assert (tmp_path / "t" / "translated" / "ref0.png").is_file() and (tmp_path / "t" / "latents" / "ref0.pti").is_file()
     # Rerunning into a run folder needs --resume or --overwrite.
     assert main(["stylize", *args, "--out", str(whole), "--steps", "6"]) == 2
     assert "already holds a run" in capsys.readouterr().err

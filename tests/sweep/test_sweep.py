@@ -20,6 +20,7 @@ from freezeg.inversion.distances import make_distance
 from freezeg.inversion.pipeline import Inversion
 from freezeg.inversion.stylegan2 import ProjectionOptions
 from freezeg.sweep import Setting, SweepPlan, format_table, parse_levels, recommend, run_sweep, settings_grid
+from freezeg.sweep.plan import parse_coarse_rgb
 from freezeg.sweep.report import csv_text, labelled_rows, plot_svg, tile_row
 from freezeg.train.loop import Trainer
 from freezeg.train.options import TrainOptions
@@ -85,6 +86,14 @@ def test_levels_and_settings_grid():
     assert Setting(1, 1).describe(config) == ("32px", "8px + head")
     assert Setting(0, 0).spec.freezes_anything is False
     assert Setting(3, 1).frozen_blocks(config) == (1, 2) and Setting(0, 0).frozen_blocks(config) == (0, 0)
+    # --coarse-rgb freeze,train: a toRGB variant of every level that freezes something.
+    grid = settings_grid([0, 2], None, parse_coarse_rgb("freeze,train"))
+    assert [s.label for s in grid] == ["g0", "g2", "g2-rgb"]
+    assert grid[2].spec.coarse_rgb and not grid[1].spec.coarse_rgb
+    assert grid[2].describe(config) == ("16-32px + toRGB below", "all")
+    assert [s.label for s in settings_grid([1], [1], [True])] == ["g1-d1-rgb"]
+    with pytest.raises(ValueError, match="--coarse-rgb yes: use freeze, train or freeze,train"):
+        parse_coarse_rgb("yes")
 
 
 # --------------------------------------------------------------------------- writers
@@ -150,6 +159,7 @@ def sweep_args(files, out, *extra):
     (["--freeze-g", "0,4"], "--freeze-g 4: a 16px generator has 3 resolution blocks"),
     (["--freeze-d", "3"], "--freeze-d 3: a 16px discriminator has 2 blocks"),
     (["--freeze-g", "1-x"], "--freeze-g 1-x: cannot read '1-x'"),
+    (["--coarse-rgb", "freeze,both"], "--coarse-rgb freeze,both: use freeze, train or freeze,train"),
     (["--n", "50"], "has 12 images, fewer than the --n 50"),
     (["--kid-subset-size", "20"], "--kid-subset-size 20: must be from 2 to the 12 images"),
     (["--pairs", "{test-src}", "{cartoon}/images"], "names do not match: 3 only in"),
@@ -263,3 +273,16 @@ def test_swd_only_skips_the_inception_network_even_when_it_is_there(files, tmp_p
     source = load_generator(files / "src.pt").eval()
     reference = build_reference(plan, check_plan(plan), source, [])
     assert reference.inception is None and reference.not_computed["kid"] == "skipped (--swd-only)"
+
+
+def test_coarse_rgb_settings_train_the_frozen_blocks_torgb(files, tmp_path):
+    out = tmp_path / "s"
+    assert main(sweep_args(files, out, "--freeze-g", "1", "--coarse-rgb", "freeze,train", "--swd-only",
+                           "--structure-seeds", "2", "--grid-seeds", "2")) == 0
+    rows = {r["setting"]: r for r in json.loads((out / "sweep.json").read_text())["rows"]}
+    assert set(rows) >= {"g1", "g1-rgb"} and rows["g1-rgb"]["g_trains"] == "16px + toRGB below"
+    src = load_checkpoint(files / "src.pt").parts["g_ema"]
+    for label, moved in (("g1", False), ("g1-rgb", True)):
+        g = load_checkpoint(out / label).parts["g_ema"]
+        assert torch.equal(g["convs.0.conv.weight"], src["convs.0.conv.weight"])  # frozen features either way
+        assert (not torch.equal(g["to_rgb1.conv.weight"], src["to_rgb1.conv.weight"])) == moved

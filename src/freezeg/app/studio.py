@@ -557,7 +557,7 @@ class Studio:
         poor = [Path(p).name for p, lat in zip(paths, latents) if lat.fidelity.get("psnr", 99) < self.poor_psnr]
         ws = torch.stack([lat.ws for lat in latents]).to(device)
         loss = StyleLoss("d-features", self.discriminator) if self.discriminator is not None else StyleLoss("pixel")
-        options = StylizeOptions(steps=steps, precision=self.inversion.precision)
+        options = StylizeOptions(steps=steps, loss=loss.kind, precision=self.inversion.precision)
         g, state, done, label = None, None, 0, f"new style {len(session.styles) + 1}"
         while done < steps and not should_stop():
             end = min(steps, done + max(1, steps // 6))

@@ -46,10 +46,18 @@ def add_freeze_options(p: argparse.ArgumentParser) -> None:
                    help="FreezeD: train only the last K discriminator blocks and the head; 0: nothing frozen")
     p.add_argument("--freeze-mapping", action="store_true", help="freeze the mapping network")
     p.add_argument("--freeze-styles", metavar="A-B", help="freeze the style affines of w layers A..B")
+    add_coarse_rgb_option(p, "freeze")
+
+
+def add_coarse_rgb_option(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--coarse-rgb", choices=("freeze", "train"), default=default,
+                   help="the toRGB layers of G's frozen blocks: frozen with them, or trained (they only colour the "
+                        f"output, so the frozen blocks still keep the geometry; default {default})")
 
 
 def freeze_spec_from_args(args: argparse.Namespace) -> FreezeSpec:
-    return FreezeSpec.from_args(args.freeze_g, args.freeze_d, args.freeze_mapping, args.freeze_styles)
+    return FreezeSpec.from_args(args.freeze_g, args.freeze_d, args.freeze_mapping, args.freeze_styles,
+                                args.coarse_rgb)
 
 
 def step_of(ckpt: Checkpoint) -> tuple[int | None, str]:

@@ -12,6 +12,7 @@ from ..stylize.fewshot import LOSSES
 from ..utils.devices import resolve_device
 from ..utils.precision import resolve_precision
 from .common import add_common, add_inversion, add_precision_argument, make_inversion
+from .inspect import add_coarse_rgb_option
 
 log = logging.getLogger("freezeg")
 
@@ -29,11 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze-g", type=int, help="train only the top N resolution blocks (default: the top half)")
     p.add_argument("--steps", type=int, default=defaults.steps, help=f"fine-tuning steps (default {defaults.steps})")
     p.add_argument("--batch", type=int, default=defaults.batch, help=f"mixed latents per step (default {defaults.batch})")
-    p.add_argument("--lr", type=float, default=defaults.lr, help=f"Adam learning rate (default {defaults.lr})")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.004 with --loss pixel, else 0.002)")
     p.add_argument("--loss", choices=LOSSES, default=defaults.loss,
                    help="d-features: L1 between the source discriminator's features (default; needs its d); "
                         "pixel: L1 + MSE; lpips: needs --lpips-vgg/--lpips-lin")
     p.add_argument("--preserve-color", action="store_true", help="the loss sees luminance only: colours stay the source's")
+    add_coarse_rgb_option(p, "train")
     p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the mixed latents")
     p.add_argument("--ckpt-every", type=int, help="checkpoint interval (default: a third of the steps)")
     which = p.add_mutually_exclusive_group()
@@ -49,7 +51,8 @@ def run_stylize(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision or "auto", device)
     options = StylizeOptions(freeze_g=args.freeze_g, steps=args.steps, batch=args.batch, lr=args.lr, loss=args.loss,
-                             preserve_color=args.preserve_color, seed=args.seed, precision=precision)
+                             preserve_color=args.preserve_color, coarse_rgb=args.coarse_rgb == "train", seed=args.seed,
+                             precision=precision)
     lpips = None
     if args.loss == "lpips":
         lpips = make_distance("lpips", device=device, lpips_vgg=args.project_lpips_vgg, lpips_lin=args.project_lpips_lin)

@@ -7,6 +7,7 @@ import logging
 
 from ..models.checkpoint import load_generator
 from ..sweep import SweepPlan, format_table, parse_levels, run_sweep, settings_grid
+from ..sweep.plan import parse_coarse_rgb
 from ..train.options import TrainOptions
 from ..train.signals import StopRequested
 from ..utils.devices import resolve_device
@@ -37,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze-d", metavar="LEVELS",
                    help="FreezeD levels, e.g. 0,2: K trains only the last K D blocks and the head; "
                         "0 freezes nothing (default: nothing frozen, and no d in the setting names)")
+    p.add_argument("--coarse-rgb", default="freeze", metavar="MODES",
+                   help="the toRGB layers of G's frozen blocks: freeze (default), train, or freeze,train to sweep "
+                        "both (settings named g2 and g2-rgb)")
     p.add_argument("--out", required=True, help="sweep folder, e.g. runs/sweep (one run folder per setting inside)")
     p.add_argument("--overwrite", action="store_true", help="start over: retrain and remeasure every setting")
     m = p.add_argument_group("measuring")
@@ -66,7 +70,8 @@ def plan_from_args(args: argparse.Namespace) -> SweepPlan:
     if args.steps is None:
         raise ValueError("give --steps N: every setting fine-tunes for N iterations")
     settings = settings_grid(parse_levels(args.freeze_g, "--freeze-g"),
-                             parse_levels(args.freeze_d, "--freeze-d") if args.freeze_d is not None else None)
+                             parse_levels(args.freeze_d, "--freeze-d") if args.freeze_d is not None else None,
+                             parse_coarse_rgb(args.coarse_rgb))
     train = TrainOptions(out=args.out, **{**SWEEP_DEFAULTS, **given_options(args)})
     inversion = None
     if args.pairs:

@@ -54,27 +54,33 @@ class SharedBlocks:
         return ", ".join(f"{r}px" for r in self.resolutions)
 
 
-def _block_parameters(g: Generator, resolutions: list[int]) -> list[str]:
-    wanted = {id(p) for block in g.blocks() if block.resolution in resolutions
-              for m in block.modules() for p in m.parameters()}
+def _module_parameters(g: Generator, modules: list[nn.Module]) -> list[str]:
+    wanted = {id(p) for m in modules for p in m.parameters()}
     return [name for name, p in g.named_parameters() if id(p) in wanted]
+
+
+def _identical(a: list[nn.Module], b: list[nn.Module]) -> bool:
+    x = [t for m in a for t in m.state_dict().values()]
+    y = [t for m in b for t in m.state_dict().values()]
+    return len(x) == len(y) and all(s.shape == t.shape and torch.equal(s.cpu(), t.cpu()) for s, t in zip(x, y))
 
 
 def shared_blocks(source: Generator, target: Generator, target_freeze: dict | None = None,
                   names: tuple[str, str] = ("source", "target")) -> SharedBlocks:
-    """Which synthesis blocks of `target` are bit-identical to `source`'s.
+    """Which synthesis blocks of `target` compute the same features as `source`'s.
 
+    A block is shared when everything but its toRGB is bit-identical; its toRGB is shared (and
+    tuned) only when it is identical too (`--coarse-rgb train` fine-tunes recolour it).
     `target_freeze` is the freeze spec recorded in the target's checkpoint (None for files
     without one): every block it froze must be among the shared ones, else the target was not
     fine-tuned from this source. Raises ValueError when no block is shared.
     """
     src_name, tgt_name = names
-    shared = []
+    shared, modules = [], []
     for bs, bt in zip(source.blocks(), target.blocks()):
-        a = [t for m in bs.modules() for t in m.state_dict().values()]
-        b = [t for m in bt.modules() for t in m.state_dict().values()]
-        if len(a) == len(b) and all(x.shape == y.shape and torch.equal(x.cpu(), y.cpu()) for x, y in zip(a, b)):
+        if _identical(bs.feature_modules(), bt.feature_modules()):
             shared.append(bs.resolution)
+            modules += bs.feature_modules() + ([bs.to_rgb] if _identical([bs.to_rgb], [bt.to_rgb]) else [])
     spec = FreezeSpec.from_dict(target_freeze) if target_freeze else None
     if spec is not None and spec.g_top_blocks is not None:
         resolutions = source.config.resolutions
@@ -89,8 +95,7 @@ def shared_blocks(source: Generator, target: Generator, target_freeze: dict | No
         raise ValueError(
             f"{tgt_name}: shares no frozen blocks with {src_name} (no synthesis block is bit-identical); pivotal "
             "tuning needs a FreezeG fine-tune of this source (freezeg finetune --freeze-g N)")
-    blocks = [b for b in source.blocks() if b.resolution in shared]
-    return SharedBlocks(shared, _block_parameters(source, shared), weights_digest([m for b in blocks for m in b.modules()]))
+    return SharedBlocks(shared, _module_parameters(source, modules), weights_digest(modules))
 
 
 @dataclass
@@ -173,7 +178,8 @@ class PivotalTuner:
         params = dict(tuned.named_parameters())
         names = list(self.shared.names)
         if o.trained_blocks:
-            names += [n for n in _block_parameters(tuned, [b.resolution for b in tuned.blocks()]) if n not in names]
+            names += [n for n in _module_parameters(tuned, [m for b in tuned.blocks() for m in b.modules()])
+                      if n not in names]
         tuned.requires_grad_(False)
         chosen = [params[n].requires_grad_(True) for n in names]
         optimizer = torch.optim.Adam(chosen, lr=o.lr, betas=(0.9, 0.999))

@@ -10,6 +10,11 @@
   `--freeze-g 0,1,2` reads "full, top 1, top 2".
 - Frozen mapping (`--freeze-mapping`) and frozen style affines of chosen layers (FreezeSG)
   combine with either.
+- `--coarse-rgb train` lets the toRGB layers of G's frozen blocks train too. In StyleGAN2's
+  skip generator a block's toRGB only adds its colours to the output image and feeds nothing
+  to the blocks above, so the frozen blocks still compute the source's features (the
+  geometry) while the target may recolour the low frequencies: backgrounds and flat fills,
+  which the trained fine blocks can otherwise only correct by cancelling the source's colours.
 
 Blocks are named by resolution (`Generator.blocks()`, `Discriminator.blocks()`), never by
 matching parameter-name substrings (rosinality's `'convs.1'` would also match `convs.10`).
@@ -34,6 +39,7 @@ class FreezeSpec:
     d_last_blocks: int | None = None  # FreezeD: train only the last K D blocks and the head (0: all train)
     mapping: bool = False  # freeze the mapping network
     styles: tuple[int, int] | None = None  # freeze style affines of w layers A..B (inclusive)
+    coarse_rgb: bool = False  # the toRGB layers of G's frozen blocks train too
 
     def __post_init__(self):
         # Level 0 freezes nothing: the same as not giving the level at all.
@@ -49,8 +55,10 @@ class FreezeSpec:
         freeze_d: int | None = None,
         freeze_mapping: bool = False,
         freeze_styles: str | None = None,
+        coarse_rgb: str | bool = False,
     ) -> "FreezeSpec":
-        return cls(freeze_g, freeze_d, bool(freeze_mapping), parse_layer_range(freeze_styles))
+        train_rgb = coarse_rgb == "train" if isinstance(coarse_rgb, str) else bool(coarse_rgb)
+        return cls(freeze_g, freeze_d, bool(freeze_mapping), parse_layer_range(freeze_styles), train_rgb)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "FreezeSpec":
@@ -90,7 +98,8 @@ class FreezeSpec:
     def describe(self) -> str:
         parts = []
         if self.g_top_blocks is not None:
-            parts.append(f"G: top {self.g_top_blocks} blocks train")
+            rgb = " (and the frozen blocks' toRGB)" if self.coarse_rgb else ""
+            parts.append(f"G: top {self.g_top_blocks} blocks train{rgb}")
         if self.d_last_blocks is not None:
             parts.append(f"D: last {self.d_last_blocks} blocks + head train")
         if self.mapping:
@@ -138,7 +147,8 @@ def apply_generator_freeze(g: Generator, spec: FreezeSpec) -> None:
         n_frozen = len(blocks) - spec.g_top_blocks
         _set([g.style], False)
         for block in blocks[:n_frozen]:
-            _set(block.modules(), False)
+            _set(block.feature_modules(), False)
+            _set([block.to_rgb], spec.coarse_rgb)
     if spec.mapping:
         _set([g.style], False)
     if spec.styles is not None:

@@ -153,7 +153,11 @@ class SynthesisBlock:
     extra: list[nn.Module] = field(default_factory=list)  # the constant input at 4px
 
     def modules(self) -> list[nn.Module]:
-        return [*self.extra, *(layer.module for layer in self.layers), self.to_rgb]
+        return [*self.feature_modules(), self.to_rgb]
+
+    def feature_modules(self) -> list[nn.Module]:
+        """Everything but toRGB: what computes the features the next block reads."""
+        return [*self.extra, *(layer.module for layer in self.layers)]
 
 
 class Generator(nn.Module):

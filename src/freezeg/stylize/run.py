@@ -24,7 +24,6 @@ from tqdm import tqdm
 from ..inversion.latents import load_latent, save_latent
 from ..inversion.pipeline import Inversion
 from ..models.checkpoint import load_checkpoint, load_discriminator, load_generator, save_checkpoint
-from ..models.freeze import FreezeSpec
 from ..models.networks import Generator
 from ..models.run_layout import periodic_checkpoints, step_file_name
 from ..train.evaluation import save_sample_grid
@@ -156,7 +155,9 @@ def _prepare(out: Path, resuming: bool, references: list[str], options: StylizeO
     """The run's options and references (its own when resuming), the images and the loss."""
     if resuming:
         stored = json.loads((out / RUN_FILE).read_text())
-        options = StylizeOptions(**{**stored["options"], "steps": options.steps, "precision": options.precision})
+        # Runs written before coarse_rgb existed kept the frozen blocks' toRGB frozen.
+        options = StylizeOptions(**{"coarse_rgb": False, **stored["options"], "steps": options.steps,
+                                    "precision": options.precision})
         if [str(r) for r in references] != stored["reference_paths"]:
             log.warning("resuming with the run's own references (%s); ignoring the ones given",
                         ", ".join(stored["reference_paths"]))
@@ -191,7 +192,7 @@ def _project(out: Path, names: list[str], images: torch.Tensor, source: Generato
 def _save(out: Path, step: int, g: Generator, optimizer, options: StylizeOptions, source: Generator,
           source_path: str, record: dict) -> Path:
     save_sample_grid(out / "samples" / step_file_name(step, ".png"), g, SAMPLE_SEEDS, source)
-    spec = FreezeSpec(g_top_blocks=options.trained_blocks(g))
+    spec = options.freeze_spec(g)
     meta = {"step": step, "freeze": spec.to_dict(), "source": source_path,
             "stylize": {"options": asdict(options), "references": record["references"], "poor": record["poor"]}}
     path = save_checkpoint(out / "checkpoints" / step_file_name(step), g=g, g_ema=g, g_optim=optimizer, meta=meta)

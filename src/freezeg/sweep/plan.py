@@ -1,7 +1,8 @@
 """What a sweep runs: freeze settings, shared training options, what to measure, and the
 checks that refuse bad input before any training starts.
 
-A setting is one (--freeze-g N, --freeze-d K) pair; a sweep is the grid of the levels given.
+A setting is one (--freeze-g N, --freeze-d K, --coarse-rgb) triple; a sweep is the grid of the
+levels given.
 Level 0 freezes nothing (freeze.FreezeSpec), so `--freeze-g 0` is the full fine-tune every
 other setting is compared with. Every setting trains with the same options (budget, batch,
 seed, augmentation): only what is frozen differs.
@@ -49,19 +50,22 @@ def parse_levels(text: str, flag: str) -> list[int]:
 
 @dataclass(frozen=True)
 class Setting:
-    """One cell of the sweep: a FreezeG level and an optional FreezeD level (0: nothing frozen)."""
+    """One cell of the sweep: a FreezeG level, an optional FreezeD level (0: nothing frozen) and
+    whether the frozen G blocks' toRGB layers train."""
 
     g: int  # --freeze-g: train only the top g blocks of G (0: all of G trains)
     d: int | None = None  # --freeze-d: train only the last d blocks of D and its head (None/0: all of D)
+    rgb: bool = False  # --coarse-rgb train: the frozen G blocks' toRGB layers train too
 
     @property
     def label(self) -> str:
-        """Its name in tables and its folder name: g2, or g2-d1 when --freeze-d was given."""
-        return f"g{self.g}" if self.d is None else f"g{self.g}-d{self.d}"
+        """Its name in tables and its folder name: g2, g2-d1 when --freeze-d was given, g2-rgb
+        (g2-d1-rgb) when the frozen blocks' toRGB trains."""
+        return f"g{self.g}" + ("" if self.d is None else f"-d{self.d}") + ("-rgb" if self.rgb else "")
 
     @property
     def spec(self) -> FreezeSpec:
-        return FreezeSpec(g_top_blocks=self.g, d_last_blocks=self.d)
+        return FreezeSpec(g_top_blocks=self.g, d_last_blocks=self.d, coarse_rgb=self.rgb)
 
     def frozen_blocks(self, config: ModelConfig) -> tuple[int, int]:
         """(frozen G blocks, frozen D blocks): what "more frozen" means when recommending."""
@@ -71,7 +75,7 @@ class Setting:
     def describe(self, config: ModelConfig) -> tuple[str, str]:
         """What trains, in resolutions: ('16-32px', '8-16px + head') for g2-d2 of a 32px model."""
         res = config.resolutions
-        g = "all + mapping" if not self.g else _span(res[-self.g :])
+        g = "all + mapping" if not self.g else _span(res[-self.g :]) + (" + toRGB below" if self.rgb else "")
         d_blocks = list(reversed(res[1:]))  # D's blocks below the head, from full resolution down
         d = "all" if not self.d else f"{_span(d_blocks[-self.d :])} + head"
         return g, d
@@ -82,9 +86,19 @@ def _span(resolutions: list[int]) -> str:
     return f"{lo}px" if lo == hi else f"{lo}-{hi}px"
 
 
-def settings_grid(g_levels: list[int], d_levels: list[int] | None) -> list[Setting]:
-    """Every (g, d) combination, in the order given (G levels outer)."""
-    return [Setting(g, d) for g in g_levels for d in (d_levels or [None])]
+def settings_grid(g_levels: list[int], d_levels: list[int] | None, rgb_modes: list[bool] | None = None) -> list[Setting]:
+    """Every (g, d, rgb) combination, in the order given (G levels outer). A full fine-tune of G
+    (g 0) has no frozen blocks, so it appears once, without the toRGB variant."""
+    return [Setting(g, d, rgb) for g in g_levels for rgb in (rgb_modes or [False]) if g or not rgb
+            for d in (d_levels or [None])]
+
+
+def parse_coarse_rgb(text: str) -> list[bool]:
+    """'freeze', 'train' or 'freeze,train' -> [False], [True], [False, True]."""
+    modes = [part.strip() for part in str(text).split(",")]
+    if not modes or any(m not in ("freeze", "train") for m in modes) or len(set(modes)) != len(modes):
+        raise ValueError(f"--coarse-rgb {text}: use freeze, train or freeze,train")
+    return [m == "train" for m in modes]
 
 
 @dataclass
