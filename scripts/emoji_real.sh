@@ -7,10 +7,12 @@
 #   3. train the 64 px source generator on the OpenMoji training drawings (STEPS iterations)
 #   4. its training curve (scripts/training_curve.py)
 #   5. export it (g_ema + D, fp16, provenance, CC BY-SA notice): $OUT/emoji.pt
-#   6. `freezeg sweep` on the Fluent training renderings: freeze levels measured on those pairs
+#   6. `freezeg sweep` on the Fluent training renderings: freeze levels (with the frozen blocks'
+#      toRGB frozen and trained) measured on those pairs
 #   7. export the recommended setting: $OUT/emoji-fluent3d.pt
 # Environment: OUT (runs/emoji), DATA ($OUT/data), STEPS (source iterations), FT_STEPS
-# (fine-tune iterations), LEVELS (freeze levels of the sweep), FREEZEG, PY.
+# (fine-tune iterations), LEVELS (freeze levels of the sweep), COARSE_RGB (the sweep's
+# --coarse-rgb), FREEZEG, PY.
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 FREEZEG=${FREEZEG:-freezeg}
@@ -19,7 +21,8 @@ OUT=${OUT:-runs/emoji}
 DATA=${DATA:-$OUT/data}
 STEPS=${STEPS:-20000}
 FT_STEPS=${FT_STEPS:-2000}
-LEVELS=${LEVELS:-0,1,2,3}
+LEVELS=${LEVELS:-0,2,3}
+COARSE_RGB=${COARSE_RGB:-freeze,train}
 NPAIRS=${NPAIRS:-40}
 # The source: a narrow 64 px StyleGAN2 (the CPU budget decides the widths: docs/emoji.md), R1
 # gamma by NVlabs ADA's rule for small data (0.0002 * 64^2 / batch 32), mapping depth 2 as there.
@@ -59,8 +62,8 @@ say "5. export the source with its discriminator"
 [ -e "$OUT/emoji.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/source" "$OUT/emoji.pt" --keep-d \
     --notice "$OPENMOJI_NOTICE"
 
-say "6. the sweep: freeze levels $LEVELS, $FT_STEPS iterations each, measured on the held-out pairs"
-"$FREEZEG" sweep "$DATA/fluent3d/train" --from "$OUT/emoji.pt" --freeze-g "$LEVELS" "${FINETUNE[@]}" \
+say "6. the sweep: freeze levels $LEVELS, coarse toRGB $COARSE_RGB, $FT_STEPS iterations each, measured on the held-out pairs"
+"$FREEZEG" sweep "$DATA/fluent3d/train" --from "$OUT/emoji.pt" --freeze-g "$LEVELS" --coarse-rgb "$COARSE_RGB" "${FINETUNE[@]}" \
     --pairs "$OUT/pairs/openmoji" "$OUT/pairs/fluent3d" --out "$OUT/sweep-fluent3d"
 
 say "7. export the recommended fine-tune"
