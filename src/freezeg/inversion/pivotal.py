@@ -5,8 +5,9 @@ Pivotal tuning (Roich et al. 2021, "PTI") fine-tunes a generator around one imag
 of the target generator are bit-identical to the source's, so tuning *only those shared
 blocks* gives weights that fit both generators: placed into the target unchanged, they carry
 the input's geometry into the translation while the target's own trained blocks still render
-its style. By option the source's trained blocks are tuned too, for a closer reconstruction;
-they are never written and never reach the target.
+its style. A frozen block whose toRGB the target recoloured (`--coarse-rgb train`) is still
+shared, without its toRGB. By option the source's trained blocks are tuned too, for a closer
+reconstruction; they are never written and never reach the target.
 
 Nothing is written into checkpoints: a tuning is the fp16 difference of the shared blocks'
 parameters (`Tuning.deltas`), saved beside the latent as NAME.pti:

@@ -8,7 +8,7 @@ from all of them. The frozen blocks compute the source's features bit for bit, s
 the geometry of whatever latent a picture projects to, and the result translates like a
 FreezeG fine-tune. Their toRGB layers train by default (`coarse_rgb`): they only add colour to
 the output, and without them the style cannot repaint the low frequencies (measured on the
-demo's cartoons, 10 references: pixel error against the truth 29.3 with them, 30.4 without,
+demo's cartoons, 10 references: pixel error against the truth 29.3 with them, 30.5 without,
 mean of 3 seeds; docs/stylize.md).
 
 The loss compares the rendering with the reference through the source's own discriminator
