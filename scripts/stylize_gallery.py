@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from stylize_table import emoji_references  # the same references the table stylized from (scripts/ is on sys.path)
 
 import freezeg.api as fz
 from freezeg.data.images import read_image
@@ -59,8 +60,7 @@ def emoji_rows(run: Path, table: Path, n: int = 8) -> list[tuple[str, list[np.nd
     translations by the styles from 10 Fluent references, and the true Fluent rendering."""
     source = fz.load(run / "emoji.pt")
     latents = [load_latent(p, source) for p in sorted((table / "projection" / "latents").glob("*.pt"))][:n]
-    train = sorted((run / "data" / "fluent3d" / "train").glob("*.png"))
-    refs = [read_image(train[i * len(train) // 10]) for i in range(10)]  # as stylize_table.py picks them
+    refs = [read_image(p) for p in emoji_references(run)]
     rows = [(f"references 1-{n} of 10", refs[:n]), ("held-out input", folder_images(run / "pairs" / "openmoji", n)),
             ("reconstruction", list(render(source, latents)))]
     for label, folder in (("10 references", "k10-s300-g2-d-features-rgbtrain-seed0"),

@@ -40,6 +40,12 @@ EMOJI_SETTINGS = [
 ]
 
 
+def emoji_references(run: Path) -> list[Path]:
+    """Ten Fluent training renderings spread evenly over the sorted training set (k references: the first k)."""
+    train = sorted((run / "data" / "fluent3d" / "train").glob("*.png"))
+    return [train[i * len(train) // 10] for i in range(10)]
+
+
 def pictures(folder: Path) -> np.ndarray:
     return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))])
 
@@ -68,8 +74,7 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "freezeg", "project", str(run / "pairs" / "openmoji"), "--ckpt",
                             source_path, "--out", str(projection), "-q"], check=True)
         latents = [load_latent(p, source) for p in sorted((projection / "latents").glob("*.pt"))]
-        train = sorted((run / "data" / "fluent3d" / "train").glob("*.png"))
-        refs = [train[i * len(train) // 10] for i in range(10)]  # k references: the first k of a fixed spread
+        refs = emoji_references(run)
     else:
         demo, out = Path(args.demo), Path(args.out or "runs/stylize-table")
         source_path, settings = "src/freezeg/data/pretrained/blobs32.pt", SETTINGS

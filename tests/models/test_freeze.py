@@ -30,8 +30,8 @@ def test_coarse_rgb_trains_the_frozen_blocks_torgb_and_nothing_else_of_them(ref_
     apply_generator_freeze(ref_g, spec)
     top = ("convs.2.", "convs.3.", "convs.4.", "convs.5.", "to_rgbs.1.", "to_rgbs.2.")
     assert trainable_names(ref_g) == {n for n, _ in ref_g.named_parameters() if n.startswith(top + ("to_rgb1.", "to_rgbs.0."))}
-    assert FreezeSpec.from_args(2, None, False, None, "train") == spec
-    assert FreezeSpec.from_args(2, None, False, None, "freeze") == FreezeSpec(g_top_blocks=2)
+    assert FreezeSpec.from_args(2, None, False, None, True) == spec
+    assert FreezeSpec.from_args(2, None, False, None, False) == FreezeSpec(g_top_blocks=2)
     # Specs recorded before the field existed read as frozen toRGB.
     assert FreezeSpec.from_dict({"g_top_blocks": 2}).coarse_rgb is False
 

@@ -57,7 +57,7 @@ def add_coarse_rgb_option(p: argparse.ArgumentParser, default: str) -> None:
 
 def freeze_spec_from_args(args: argparse.Namespace) -> FreezeSpec:
     return FreezeSpec.from_args(args.freeze_g, args.freeze_d, args.freeze_mapping, args.freeze_styles,
-                                args.coarse_rgb)
+                                args.coarse_rgb == "train")
 
 
 def step_of(ckpt: Checkpoint) -> tuple[int | None, str]:

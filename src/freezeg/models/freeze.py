@@ -55,10 +55,9 @@ class FreezeSpec:
         freeze_d: int | None = None,
         freeze_mapping: bool = False,
         freeze_styles: str | None = None,
-        coarse_rgb: str | bool = False,
+        coarse_rgb: bool = False,
     ) -> "FreezeSpec":
-        train_rgb = coarse_rgb == "train" if isinstance(coarse_rgb, str) else bool(coarse_rgb)
-        return cls(freeze_g, freeze_d, bool(freeze_mapping), parse_layer_range(freeze_styles), train_rgb)
+        return cls(freeze_g, freeze_d, bool(freeze_mapping), parse_layer_range(freeze_styles), bool(coarse_rgb))
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "FreezeSpec":
