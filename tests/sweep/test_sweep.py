@@ -92,6 +92,8 @@ def test_levels_and_settings_grid():
     assert grid[2].spec.coarse_rgb and not grid[1].spec.coarse_rgb
     assert grid[2].describe(config) == ("16-32px + toRGB below", "all")
     assert [s.label for s in settings_grid([1], [1], [True])] == ["g1-d1-rgb"]
+    # --coarse-rgb train alone still keeps the full fine-tune asked for (it has no frozen toRGB to train)
+    assert [s.label for s in settings_grid([0, 2, 3], None, [True])] == ["g0", "g2-rgb", "g3-rgb"]
     with pytest.raises(ValueError, match="--coarse-rgb yes: use freeze, train or freeze,train"):
         parse_coarse_rgb("yes")
 

@@ -89,8 +89,8 @@ def _span(resolutions: list[int]) -> str:
 def settings_grid(g_levels: list[int], d_levels: list[int] | None, rgb_modes: list[bool] | None = None) -> list[Setting]:
     """Every (g, d, rgb) combination, in the order given (G levels outer). A full fine-tune of G
     (g 0) has no frozen blocks, so it appears once, without the toRGB variant."""
-    return [Setting(g, d, rgb) for g in g_levels for rgb in (rgb_modes or [False]) if g or not rgb
-            for d in (d_levels or [None])]
+    modes = rgb_modes or [False]
+    return [Setting(g, d, rgb) for g in g_levels for rgb in (modes if g else [False]) for d in (d_levels or [None])]
 
 
 def parse_coarse_rgb(text: str) -> list[bool]:
