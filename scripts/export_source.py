@@ -1,4 +1,4 @@
-"""Slim a trained source run into the file `make demo` ships and starts from.
+"""Slim a trained run into a file to ship: the demo's source, the emoji source and its target.
 
     python scripts/export_source.py runs/demo/source OUT.pt
 
@@ -7,8 +7,8 @@ FreezeD and `freezeg stylize`'s feature loss start from; without it a fresh one 
 fine-tuning). Each is stored in float16 when that keeps the float32 results within
 FP16_TOLERANCE (g_ema: the reference renderings; d: its scores of them). The file records where
 it came from: the exact training command line, its seed, git commit and step, the dataset, a
-licence notice (--notice) and the reference renderings themselves (seeds 0-3, float32), so that
-a test can check the shipped file against all of it.
+licence notice (--notice), a fine-tune's freeze spec and the reference renderings themselves
+(seeds 0-3, float32), so that a test can check the shipped file against all of it.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ def main() -> None:
     provenance = {
         "train_command": ["freezeg", *argv[1:]],  # argv[0] is wherever the freezeg script was installed
         "seed": (ckpt.parts.get("args") or {}).get("seed"),
+        # every training setting as the run used it: a resumed run's command line names only some
+        "train_args": ckpt.parts.get("args"),
         "git_commit": meta.get("git_commit"),
         "step": ckpt.step,
         "dataset": dataset,
@@ -72,6 +74,8 @@ def main() -> None:
         "exported_by": " ".join(shlex.quote(x) for x in ["python", *sys.argv]),
     }
     meta = {"provenance": provenance, "reference": {"seeds": REFERENCE_SEEDS, "images": reference}, "step": ckpt.step}
+    if meta_freeze := ckpt.meta.get("freeze"):  # a fine-tune's spec: pivotal tuning checks the shared blocks by it
+        meta["freeze"] = meta_freeze
     if a.notice:
         meta["licence"] = a.notice
     save_checkpoint(a.out, **parts, meta=meta)

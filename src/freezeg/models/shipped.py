@@ -15,6 +15,8 @@ PRETRAINED = Path(__file__).resolve().parent.parent / "data" / "pretrained"
 # name -> file under freezeg/data/pretrained (fp16 weights with provenance inside)
 SHIPPED: dict[str, str] = {
     "blobs32": "blobs32.pt",  # the demo's 32 px source (synthetic blobs), `make demo RETRAIN=1`
+    "emoji": "emoji.pt",  # 64 px OpenMoji source with its discriminator (CC BY-SA 4.0), `make emoji`
+    "emoji-fluent3d": "emoji-fluent3d.pt",  # its frozen Fluent Emoji 3D fine-tune, `make emoji`
 }
 
 
