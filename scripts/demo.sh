@@ -13,6 +13,9 @@
 #      those projections with both and compare with the true renderings of those scenes
 #   5. source vs fine-tuned for the same latents: interpolation loop, layer blend, style mixing,
 #      translation panels
+#   6. real drawings: the held-out example emoji shipped with the package, translated from OpenMoji
+#      to Fluent Emoji 3D by the shipped `emoji` and `emoji-fluent3d` models (emoji.png: input |
+#      reconstruction | translation | true Fluent drawing)
 # Everything goes under $DEMO_DIR (default runs/demo; runs/demo-retrain with RETRAIN=1).
 # Rerunning continues where it stopped: finished steps are skipped, interrupted training resumes.
 set -euo pipefail
@@ -35,6 +38,10 @@ PROJECTION=()
 SOURCE_DATA=(synth --domain blobs --n 2000 --size 32 --seed 0 --out "$OUT/data/blobs")
 SOURCE_TRAIN=(train "$OUT/data/blobs" --size 32 --style-dim 64 --n-mlp 4 --channels 4:64,8:64,16:64,32:32
               --batch 16 --ckpt-every 250 --sample-every 250 --log-every 100 --eval-images 300 --steps 3000)
+# The real part: held-out example emoji shipped with the package, translated by the shipped emoji
+# models with these `freezeg translate` options (docs/emoji.md: what wins on the held-out pairs).
+EMOJI=src/freezeg/data/examples/emoji
+EMOJI_TRANSLATE=()
 FINETUNE=(--batch 8 --ada-kimg 20 --steps "$TARGET_STEPS" --ckpt-every 100 --sample-every 100 --log-every 100)
 
 if [ "${PRINT_RETRAIN:-0}" = 1 ]; then  # for tests: the source's commands, without running anything
@@ -78,6 +85,11 @@ for domain in cartoon star; do
     make_once "$OUT/data/test-$domain" "$FREEZEG" synth --domain "$domain" --n 8 --size 32 --seed 2 \
         --out "$OUT/data/test-$domain" & running+=("$!")
 done
+# The real part's projection (step 6) needs nothing from steps 1-5: it starts now, on one thread
+# beside them, and step 6 only waits for it and draws the panel.
+mkdir -p "$OUT"
+OMP_NUM_THREADS=1 "$FREEZEG" translate "$EMOJI/openmoji" --source emoji --target emoji-fluent3d --out "$OUT/emoji" \
+    "${EMOJI_TRANSLATE[@]}" -q > "$OUT/emoji.log" 2>&1 & emoji_job=$!
 wait_all
 
 say "4. cartoon and star side by side (one core each): fine-tune frozen (--freeze-g 2) and full (--freeze-g 0),
@@ -120,6 +132,12 @@ mkdir -p "$OUT/translate" && cp -rn "$OUT/projection/latents" "$OUT/translate/"
     "${PROJECTION[@]}" -q & running+=("$!")
 wait_all
 
+say "6. real drawings: $(ls "$EMOJI/openmoji" | wc -l) held-out OpenMoji emoji into Fluent Emoji 3D with the shipped models
+   (\`freezeg translate --source emoji --target emoji-fluent3d\`; docs/emoji.md says how they were made)"
+wait "$emoji_job" || { cat "$OUT/emoji.log" >&2; echo "demo: the emoji translation failed (above)" >&2; exit 1; }
+make_once "$OUT/emoji.png" "$PY" scripts/emoji_gallery.py "$OUT/emoji.png" "OpenMoji (input)=$EMOJI/openmoji" \
+    "reconstruction=$OUT/emoji/reconstructions" "translation=$OUT/emoji/translated" "Fluent 3D (truth)=$EMOJI/fluent3d"
+
 say "does freezing help? unseen test scenes vs their ground truth (from $OUT/{cartoon,star}/sweep.csv)"
 printf '%-8s %-7s %-16s %12s %9s %8s %12s\n' domain setting "G trains" "truth struct" "truth L1" SWD "src struct"
 for domain in cartoon star; do
@@ -129,5 +147,5 @@ done
 echo "(truth: translations of unseen test blobs vs the true renderings of those scenes; higher struct and lower L1"
 echo " are closer. source: the untranslated inputs. SWD x1e3: realism against the target images, lower is better."
 echo " src struct: structure kept between source and fine-tuned renderings of the same latents.)"
-echo "open $OUT/cartoon/translations.png, $OUT/star/translations.png, $OUT/cartoon/pairs.png, $OUT/translate/summary.html"
+echo "open $OUT/emoji.png, $OUT/cartoon/translations.png, $OUT/star/translations.png, $OUT/cartoon/pairs.png, $OUT/translate/summary.html"
 printf 'demo finished in %d min %02d s\n' $(((SECONDS - START) / 60)) $(((SECONDS - START) % 60))

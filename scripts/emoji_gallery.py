@@ -1,12 +1,11 @@
-"""The emoji walk-through's picture for README: held-out emoji, their true counterparts, the
-source generator's reconstruction and the translations by several fine-tunes, one row each.
+"""A picture of emoji translations: one labelled row per folder, one column per emoji.
 
-    python scripts/emoji_gallery.py OUT.png SRC_DIR [LABEL=]TRUTH_DIR RECON_DIR LABEL=TRANSLATED_DIR...
+    python scripts/emoji_gallery.py OUT.png LABEL=DIR [LABEL=DIR ...]
 
-SRC_DIR and TRUTH_DIR hold the paired test images (same names; the truth row is labelled
-"Apple (truth)" unless LABEL= says otherwise); RECON_DIR and each
-TRANSLATED_DIR are a `freezeg translate` run's reconstructions/ and translated/ folders. Images
-are shown at their own size (64 px) and only arranged, nothing else.
+The columns are the PNG names of the first DIR (e.g. the held-out OpenMoji inputs); every other
+DIR must hold the same names: the true drawings of another vendor, or a `freezeg translate`
+run's reconstructions/ and translated/ folders. `make demo` draws input | reconstruction |
+translation | truth this way. Images are shown at their own size (64 px) and only arranged.
 """
 
 from __future__ import annotations
@@ -29,13 +28,13 @@ def row(folder: Path, names: list[str]) -> np.ndarray:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) < 5:
+    if len(argv) < 2 or any("=" not in a for a in argv[1:]):
         sys.exit(__doc__)
-    out, src, truth, recon, *translated = argv
-    names = sorted(p.name for p in Path(src).glob("*.png"))
-    truth_label, _, truth = truth.rpartition("=")
-    rows = [("OpenMoji", Path(src)), (truth_label or "Apple (truth)", Path(truth)), ("reconstruction", Path(recon))]
-    rows += [(label, Path(folder)) for label, _, folder in (t.partition("=") for t in translated)]
+    out, *specs = argv
+    rows = [(label, Path(folder)) for label, _, folder in (s.partition("=") for s in specs)]
+    names = sorted(p.name for p in rows[0][1].glob("*.png"))
+    if not names:
+        sys.exit(f"emoji_gallery: {rows[0][1]}: no PNG images")
     save_image(labelled_rows([row(folder, names) for _, folder in rows], [label for label, _ in rows]), out)
     print(f"wrote {out} ({len(names)} emoji, {len(rows)} rows)")
 
