@@ -82,8 +82,9 @@ best=$("$PY" "$(dirname "$0")/sweep_table.py" "$OUT/sweep-fluent3d" --best)
 say "8. which projection serves translation: recipes and pivotal tuning against the Fluent truth"
 [ -e "$OUT/kid-fluent-test.json" ] || "$FREEZEG" metrics realism --real "$DATA/fluent3d/train" \
     --fake "$DATA/fluent3d/test" --out "$OUT/kid-fluent-test.json"
+# (the first 20 pairs and 100 tuning steps, to fit the CPU time we had: docs/emoji.md)
 [ -e "$OUT/study-fluent3d.json" ] || "$FREEZEG" bench-inversion --ckpt "$OUT/emoji.pt" --images "$OUT/pairs/openmoji" \
-    --n "$NPAIRS" --runs stylegan2@w:300,default@w:300,default:300,default+pt:300 --target "$OUT/emoji-fluent3d.pt" \
+    --n 20 --runs stylegan2@w:300,default:300,default+pt:300 --pt-steps 100 --target "$OUT/emoji-fluent3d.pt" \
     --target-images "$DATA/fluent3d/test" --truth "$OUT/pairs/fluent3d" --out "$OUT/study-fluent3d.json"
 
 say "9. the same setting ($best) on Apple's set"
