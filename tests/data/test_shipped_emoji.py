@@ -13,6 +13,7 @@ from PIL import Image
 
 from freezeg import load_checkpoint, load_discriminator, load_generator
 from freezeg.generate.sampling import seeded_images
+from freezeg.models.checkpoint import build_generator
 from freezeg.models.freeze import FreezeSpec, apply_generator_freeze
 from freezeg.models.shipped import PRETRAINED, SHIPPED, shipped_path
 from helpers import ROOT
@@ -69,7 +70,7 @@ def test_the_target_is_a_fluent_fine_tune_of_the_source_with_its_frozen_blocks_u
     assert "MIT" in target.meta["licence"] and "CC BY-SA 4.0" in target.meta["licence"]
     spec = FreezeSpec.from_dict(p["train_args"]["freeze"])
     assert spec.g_top_blocks in (1, 2, 3)  # a FreezeG fine-tune, not a full one
-    src, tgt = load_generator("emoji"), load_generator("emoji-fluent3d")
+    src, tgt = build_generator(source, "g_ema"), build_generator(target, "g_ema")  # the files read once, by the fixtures
     apply_generator_freeze(src, spec)
     frozen = [(name, x) for name, x in src.named_parameters() if not x.requires_grad]
     assert any(name.startswith("style.") for name, _ in frozen) and len(frozen) > 20  # mapping ("style") too
