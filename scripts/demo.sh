@@ -29,7 +29,9 @@ PY=${PY:-python3}
 RETRAIN=${RETRAIN:-0}
 SHIPPED=src/freezeg/data/pretrained/blobs32.pt
 if [ "$RETRAIN" = 1 ]; then OUT=${DEMO_DIR:-runs/demo-retrain}; else OUT=${DEMO_DIR:-runs/demo}; fi
-TARGET_STEPS=${TARGET_STEPS:-300}
+# Iterations of each fine-tune (batch 8). 200 keeps the demo within 3 minutes with its real part
+# on 2 cores; at 300 the same conclusions held with a wider realism gap (docs/experiments.md).
+TARGET_STEPS=${TARGET_STEPS:-200}
 # How the test scenes are projected into the source generator: `freezeg translate`'s options
 # (the sweeps take them as --project-OPTION). Empty: the default recipe (W+, 300 steps; see
 # README's "Closer inversions"). Change projection settings here only.
@@ -50,7 +52,8 @@ if [ "${PRINT_RETRAIN:-0}" = 1 ]; then  # for tests: the source's commands, with
     exit 0
 fi
 
-say() { printf '\n== %s\n' "$*"; }
+# Each step's heading says how long the demo has run so far (where the minutes go).
+say() { printf '\n== [%d:%02d] %s\n' $(((SECONDS - START) / 60)) $(((SECONDS - START) % 60)) "$*"; }
 # Run "$@" unless its output $1 exists already (outputs are written atomically, so existing means finished).
 make_once() { local out=$1; shift; if [ -e "$out" ]; then echo "   (have $out)"; else "$@"; fi; }
 # Start a training run, or resume it when its folder holds one (a finished run resumes as a no-op).

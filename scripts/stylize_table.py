@@ -19,6 +19,7 @@ with --seeds N, the mean over N seeds of the mixed latents (and the range of the
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -85,6 +86,8 @@ def main() -> int:
         refs = sorted((demo / "data" / "cartoon" / "images").glob("*.png"))
         baselines = [(f"demo fine-tune {name}, 300 images", "all" if name == "g0" else "2", demo / "cartoon" / name)
                      for name in ("g0", "g2")]
+    # each baseline's iterations, as its run recorded them (the demo's TARGET_STEPS)
+    baseline_steps = [json.loads((path / "run.json").read_text())["steps"] for _, _, path in baselines]
 
     def score(images: np.ndarray) -> tuple[float, float]:
         struct = structure_similarity(from_uint8(images), from_uint8(truth)).mean()
@@ -96,9 +99,9 @@ def main() -> int:
 
     l1, struct = score(inputs)
     rows = [row("untranslated inputs", "", "", "", "", "", [l1], [struct])]
-    for name, blocks, path in baselines:
+    for (name, blocks, path), steps in zip(baselines, baseline_steps):
         l1, struct = score(render(fz.load(path), latents))
-        rows.append(row(name, "300", blocks, "GAN", "freeze", "", [l1], [struct]))
+        rows.append(row(name, str(steps), blocks, "GAN", "freeze", "", [l1], [struct]))
     for k, steps, blocks, loss, rgb in settings:
         l1s, structs, seconds = [], [], []
         for seed in range(args.seeds):
