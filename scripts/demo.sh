@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does freezing help, and by how much? The whole freezeg pipeline on synthetic domains whose
-# ground truth is known, sized for a laptop CPU (about 3 minutes on 2 cores):
+# ground truth is known, sized for a laptop CPU (2.5 minutes on 2 cores, the real part included):
 #   1. start from the shipped source generator, a 32px StyleGAN2 trained on glossy 3-D blobs
 #      (RETRAIN=1 trains it from scratch first, with the command recorded in the shipped file)
 #   2. render two target domains of the same objects: cartoons (same silhouettes, new rendering)
