@@ -86,8 +86,6 @@ def main() -> int:
         refs = sorted((demo / "data" / "cartoon" / "images").glob("*.png"))
         baselines = [(f"demo fine-tune {name}, 300 images", "all" if name == "g0" else "2", demo / "cartoon" / name)
                      for name in ("g0", "g2")]
-    # each baseline's iterations, as its run recorded them (the demo's TARGET_STEPS)
-    baseline_steps = [json.loads((path / "run.json").read_text())["steps"] for _, _, path in baselines]
 
     def score(images: np.ndarray) -> tuple[float, float]:
         struct = structure_similarity(from_uint8(images), from_uint8(truth)).mean()
@@ -99,8 +97,9 @@ def main() -> int:
 
     l1, struct = score(inputs)
     rows = [row("untranslated inputs", "", "", "", "", "", [l1], [struct])]
-    for (name, blocks, path), steps in zip(baselines, baseline_steps):
+    for name, blocks, path in baselines:
         l1, struct = score(render(fz.load(path), latents))
+        steps = json.loads((path / "run.json").read_text())["steps"]  # as the run recorded them (the demo's TARGET_STEPS)
         rows.append(row(name, str(steps), blocks, "GAN", "freeze", "", [l1], [struct]))
     for k, steps, blocks, loss, rgb in settings:
         l1s, structs, seconds = [], [], []
