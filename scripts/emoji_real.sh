@@ -22,8 +22,8 @@ FREEZEG=${FREEZEG:-freezeg}
 PY=${PY:-python3}
 OUT=${OUT:-runs/emoji}
 DATA=${DATA:-$OUT/data}
-# The shipped source is the run at 11014 iterations (352 k images). STEPS=20000 continues it to the
-# 640 k images issue 21 asked for, which reconstructed and translated no better (docs/emoji.md).
+# The shipped source is the run at 11014 iterations (352 k images). STEPS=20000 trains it on to
+# the 640 k images issue 21 asked for, which reconstructed and translated no better (docs/emoji.md).
 STEPS=${STEPS:-11014}
 FT_STEPS=${FT_STEPS:-1000}
 NPAIRS=${NPAIRS:-40}
