@@ -11,9 +11,12 @@
 #   6. `freezeg sweep` on the Fluent training renderings, measured on those pairs: the full
 #      fine-tune, FreezeG 1, FreezeG 2 with the frozen blocks' toRGB trained, and both of those
 #      with FreezeD 2 (four calls into one folder; scripts/sweep_table.py ranks them all)
-#   7. export the recommended setting: $OUT/emoji-fluent3d.pt
+#   7. how much of each fine-tune to keep (scripts/blend_table.py: every setting blended with the
+#      source at shares 0.1-0.5, chosen on the first half of the pairs, checked on the second);
+#      export the chosen setting blended at the chosen share, $OUT/emoji-fluent3d.pt, and as it
+#      is, $OUT/emoji-fluent3d-full.pt
 #   8. which projection serves translation: `freezeg bench-inversion` with ground truth
-#   9. the recommended setting on Apple's set (the second target)
+#   9. the chosen setting on Apple's set (the second target), blended at the same share
 # Environment: OUT (runs/emoji), DATA ($OUT/data), STEPS (source iterations), FT_STEPS
 # (fine-tune iterations), FREEZEG, PY.
 set -euo pipefail
@@ -75,11 +78,16 @@ sweep --freeze-g 1 --freeze-d 2
 sweep --freeze-g 2 --freeze-d 2 --coarse-rgb train
 "$PY" "$(dirname "$0")/sweep_table.py" "$OUT/sweep-fluent3d"
 
-say "7. export the recommended fine-tune"
-best=$("$PY" "$(dirname "$0")/sweep_table.py" "$OUT/sweep-fluent3d" --best)
+say "7. how much of each fine-tune to keep: blends with the source, chosen on half the pairs"
+"$PY" "$(dirname "$0")/blend_table.py" "$OUT/sweep-fluent3d"
+read -r best share < <("$PY" "$(dirname "$0")/blend_table.py" "$OUT/sweep-fluent3d" --best) || true
+if [ -z "${share:-}" ]; then  # no blend beats the inputs: ship the sweep's own recommendation whole
+    best=$("$PY" "$(dirname "$0")/sweep_table.py" "$OUT/sweep-fluent3d" --best) share=1
+fi
+[ -e "$OUT/emoji-fluent3d-full.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/sweep-fluent3d/$best" \
+    "$OUT/emoji-fluent3d-full.pt" --notice "$FLUENT_NOTICE"
 [ -e "$OUT/emoji-fluent3d.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/sweep-fluent3d/$best" \
-    "$OUT/emoji-fluent3d.pt" --notice "$FLUENT_NOTICE"
-
+    "$OUT/emoji-fluent3d.pt" --blend-with "$OUT/emoji.pt" --share "$share" --notice "$FLUENT_NOTICE"
 say "8. which projection serves translation: recipes and pivotal tuning against the Fluent truth"
 [ -e "$OUT/kid-fluent-test.json" ] || "$FREEZEG" metrics realism --real "$DATA/fluent3d/train" \
     --fake "$DATA/fluent3d/test" --out "$OUT/kid-fluent-test.json"
@@ -88,11 +96,12 @@ say "8. which projection serves translation: recipes and pivotal tuning against 
     --n 20 --runs stylegan2@w:300,default:300,default+pt:300 --pt-steps 100 --target "$OUT/emoji-fluent3d.pt" \
     --target-images "$DATA/fluent3d/test" --truth "$OUT/pairs/fluent3d" --out "$OUT/study-fluent3d.json"
 
-say "9. the same setting ($best) on Apple's set"
+say "9. the same setting ($best, blended at $share) on Apple's set"
 levels=(--freeze-g "$(echo "$best" | sed -E 's/^g([0-9]+).*/\1/')")
 if [[ $best == *-d* ]]; then levels+=(--freeze-d "$(echo "$best" | sed -E 's/.*-d([0-9]+).*/\1/')"); fi
 if [[ $best == *-rgb ]]; then levels+=(--coarse-rgb train); fi
 mkdir -p "$OUT/sweep-apple" && cp -rn "$OUT/sweep-fluent3d/projection" "$OUT/sweep-apple/"  # projected once
 "$FREEZEG" sweep "$DATA/apple/train" --from "$OUT/emoji.pt" "${levels[@]}" "${FINETUNE[@]}" \
     --pairs "$OUT/pairs/openmoji" "$OUT/pairs/apple" --out "$OUT/sweep-apple"
-echo "source $OUT/emoji.pt, target $OUT/emoji-fluent3d.pt (sweep setting $best)"
+"$PY" "$(dirname "$0")/blend_table.py" "$OUT/sweep-apple" --shares "$share,1"
+echo "source $OUT/emoji.pt, target $OUT/emoji-fluent3d.pt ($best blended at $share; whole: $OUT/emoji-fluent3d-full.pt)"

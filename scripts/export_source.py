@@ -9,6 +9,12 @@ FP16_TOLERANCE (g_ema: the reference renderings; d: its scores of them). The fil
 it came from: the exact training command line, its seed, git commit and step, the dataset, a
 licence notice (--notice), a fine-tune's freeze spec and the reference renderings themselves
 (seeds 0-3, float32), so that a test can check the shipped file against all of it.
+
+    python scripts/export_source.py runs/sweep/g2-rgb OUT.pt --blend-with emoji.pt --share 0.2
+
+exports the fine-tune blended with its source instead (`freezeg blend --share`: every block
+lerp(source, fine-tune, 0.2), the source's mapping); the provenance keeps the fine-tune's
+training and adds the blend.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 import torch
 
 from freezeg import load_checkpoint, save_checkpoint
+from freezeg.generate.blend import blend_blocks, blend_weights
 from freezeg.generate.sampling import seeded_images
 from freezeg.models.checkpoint import build_discriminator, build_generator
 
@@ -39,11 +46,23 @@ def main() -> None:
     p.add_argument("out", type=Path, help="file to write")
     p.add_argument("--keep-d", action="store_true", help="also keep the discriminator")
     p.add_argument("--notice", default=None, help="licence and attribution notice stored in the file")
+    p.add_argument("--blend-with", default=None, metavar="SOURCE", help="blend the generator with this source (--share)")
+    p.add_argument("--share", type=float, default=None, help="with --blend-with: the fine-tune's share of the weights")
     a = p.parse_args()
+    if (a.blend_with is None) != (a.share is None):
+        raise SystemExit("export_source: --blend-with and --share go together")
+    if a.blend_with and a.keep_d:
+        raise SystemExit("export_source: a blend has no discriminator of its own (drop --keep-d)")
 
     ckpt = load_checkpoint(a.run)
     meta = ckpt.meta
     g = build_generator(ckpt, "g_ema").eval()
+    latent_avg = ckpt.parts.get("latent_avg")
+    if a.blend_with:
+        source_ckpt = load_checkpoint(a.blend_with)
+        source = build_generator(source_ckpt, "g_ema").eval()
+        g = blend_blocks(source, g, blend_weights(source.config.resolutions, share=a.share))
+        latent_avg = source_ckpt.parts.get("latent_avg")  # the blend has the source's mapping
     with torch.no_grad():
         reference = seeded_images(g, REFERENCE_SEEDS)
     half = {k: v.half() if v.is_floating_point() else v for k, v in g.state_dict().items()}
@@ -51,7 +70,7 @@ def main() -> None:
     with torch.no_grad():
         diff = float((seeded_images(g16, REFERENCE_SEEDS) - reference).abs().max())
     state = half if diff <= FP16_TOLERANCE else g.state_dict()
-    parts = {"g_ema": state, "latent_avg": ckpt.parts.get("latent_avg")}
+    parts = {"g_ema": state, "latent_avg": latent_avg}
     if a.keep_d:
         parts["d"], d_diff = _slim_discriminator(ckpt, reference)
     argv = meta.get("command", "").split()
@@ -71,6 +90,7 @@ def main() -> None:
         "dtype": "float16" if state is half else "float32",
         "fp16_max_abs_diff": diff,
         **({"d_dtype": _dtype_of(parts["d"]), "d_fp16_max_abs_diff": d_diff} if a.keep_d else {}),
+        **({"blend": {"source": a.blend_with, "share": a.share}} if a.blend_with else {}),
         "exported_by": " ".join(shlex.quote(x) for x in ["python", *sys.argv]),
     }
     meta = {"provenance": provenance, "reference": {"seeds": REFERENCE_SEEDS, "images": reference}, "step": ckpt.step}

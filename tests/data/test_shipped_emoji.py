@@ -1,6 +1,7 @@
-"""The shipped emoji models (issue 21): the OpenMoji source with its discriminator and the Fluent
-Emoji 3D target. They load by name, are what their provenance says, carry their licence
-notices, keep FreezeG's frozen blocks bit for bit, and translate a user's drawing offline."""
+"""The shipped emoji models (issue 21): the OpenMoji source with its discriminator, its Fluent
+Emoji 3D fine-tune and the blend of the two that translates. They load by name, are what their
+provenance says, carry their licence notices, keep FreezeG's frozen blocks bit for bit, and
+translate a user's drawing offline."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 from PIL import Image
 
 from freezeg import load_checkpoint, load_discriminator, load_generator
+from freezeg.generate.blend import blend_generators
 from freezeg.generate.sampling import seeded_images
 from freezeg.models.checkpoint import build_generator
 from freezeg.models.freeze import FreezeSpec, apply_generator_freeze
@@ -27,9 +29,9 @@ def source():
     return load_checkpoint("emoji")
 
 
-@pytest.fixture(scope="module")
-def target():
-    return load_checkpoint("emoji-fluent3d")
+@pytest.fixture(scope="module", params=["emoji-fluent3d", "emoji-fluent3d-full"])
+def target(request):
+    return load_checkpoint(request.param)
 
 
 def test_all_shipped_weights_together_stay_under_25_mb():
@@ -38,7 +40,7 @@ def test_all_shipped_weights_together_stay_under_25_mb():
     assert sum(f.stat().st_size for f in files) <= 25_000_000
 
 
-@pytest.mark.parametrize("name", ["emoji", "emoji-fluent3d"])
+@pytest.mark.parametrize("name", ["emoji", "emoji-fluent3d", "emoji-fluent3d-full"])
 def test_emoji_models_are_64px_float16_and_render_their_float32_reference(name):
     ckpt = load_checkpoint(name)
     assert ckpt.path == str(shipped_path(name)) and ckpt.config.size == 64
@@ -79,6 +81,18 @@ def test_the_target_is_a_fluent_fine_tune_of_the_source_with_its_frozen_blocks_u
         assert torch.equal(x, target_params[name]), f"{name} changed"
     trained = [name for name, x in src.named_parameters() if x.requires_grad]
     assert any(not torch.equal(src.get_parameter(n), target_params[n]) for n in trained)  # and it did learn
+
+
+def test_the_translating_target_is_the_fine_tune_blended_with_the_source_at_its_recorded_share():
+    blend = load_checkpoint("emoji-fluent3d")
+    share = blend.meta["provenance"]["blend"]["share"]
+    assert 0 < share < 1
+    source, full, shipped = (load_generator(name) for name in ("emoji", "emoji-fluent3d-full", "emoji-fluent3d"))
+    expected = blend_generators(source, full, share=share)
+    for (name, x), y in zip(shipped.named_parameters(), expected.parameters()):
+        # both files are float16: the blend rounded once from float32, the fine-tune before blending
+        assert torch.allclose(x, y, rtol=2e-3, atol=1e-4), name
+    assert torch.equal(shipped.style[1].weight, source.style[1].weight)  # the source's mapping
 
 
 def test_a_users_drawing_of_another_size_with_alpha_translates_offline_by_model_names(tmp_path):

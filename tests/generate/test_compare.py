@@ -5,12 +5,15 @@ import pytest
 import torch
 from PIL import Image
 
-from freezeg import Generator, load_generator, save_checkpoint
+from freezeg import Generator, load_checkpoint, load_generator, save_checkpoint
 from freezeg.cli import main
 from freezeg.generate.blend import blend_blocks, blend_generators, blend_weights, check_compatible
 from freezeg.generate.compare import pair_grid
+from freezeg.inversion.pivotal import shared_blocks
+from freezeg.models.freeze import FreezeSpec
 from freezeg.models.networks import ModelConfig
 from freezeg.utils.video import read_video
+from helpers import finetuned
 
 
 @pytest.fixture()
@@ -100,6 +103,39 @@ def test_blend_cli_writes_a_loadable_checkpoint(pair_files, tmp_path):
     assert torch.equal(g.convs[3].conv.weight, tgt.convs[3].conv.weight)
     raw = torch.load(out, weights_only=True)
     assert raw["freezeg"]["blend"]["swap_at"] == 16
+
+
+def test_share_interpolates_every_block_and_keeps_shared_blocks_bit_identical(tiny_config):
+    torch.manual_seed(0)
+    src = Generator(tiny_config)
+    tgt = finetuned(src, top_blocks=1)
+    assert blend_weights([4, 8, 16], share=0.2) == {4: 0.2, 8: 0.2, 16: 0.2}
+    assert blend_weights([4, 8, 16], 8, share=0.5) == {4: 0.0, 8: 0.5, 16: 0.5}
+    out = blend_generators(src, tgt, share=0.2)
+    expected = torch.lerp(src.convs[3].conv.weight, tgt.convs[3].conv.weight, 0.2)
+    assert torch.allclose(out.convs[3].conv.weight, expected, atol=1e-7)
+    assert not torch.equal(out.convs[3].conv.weight, src.convs[3].conv.weight)
+    # the blocks the fine-tune left alone stay the source's, bit for bit, so pivotal tuning can share them
+    assert shared_blocks(src, out).resolutions == [4, 8]
+    with pytest.raises(ValueError, match=r"--share must be in \[0, 1\], got 1.5"):
+        blend_weights([4, 8, 16], share=1.5)
+
+
+def test_blend_cli_share_keeps_the_targets_freeze_spec(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    src = Generator(tiny_config)
+    freeze = FreezeSpec(g_top_blocks=1).to_dict()
+    s = save_checkpoint(tmp_path / "src.pt", g_ema=src)
+    t = save_checkpoint(tmp_path / "tgt.pt", g_ema=finetuned(src), meta={"freeze": freeze})
+    out = tmp_path / "weak.pt"
+    assert main(["blend", "--source", str(s), "--target", str(t), "--share", "0.3", "--out", str(out)]) == 0
+    ckpt = load_checkpoint(out)
+    assert ckpt.meta["freeze"] == freeze and ckpt.meta["blend"]["share"] == 0.3
+    assert ckpt.meta["blend"]["target_share"] == {"4": 0.3, "8": 0.3, "16": 0.3}
+    g = load_generator(out)
+    assert shared_blocks(load_generator(s), g, ckpt.meta["freeze"]).resolutions == [4, 8]
+    assert main(["blend", "--source", str(s), "--target", str(t), "--out", str(tmp_path / "x.pt")]) == 2
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_mismatched_generators_are_a_clear_error(pair_files, tmp_path, capsys):

@@ -11,7 +11,7 @@ from ..generate.blend import blend_generators, blend_weights
 from ..generate.compare import interpolation_frames, pair_grid, seed_ws
 from ..generate.sampling import seed_latent
 from ..inversion.latents import latent_files, load_latent
-from ..models.checkpoint import load_generator, save_checkpoint
+from ..models.checkpoint import load_checkpoint, load_generator, save_checkpoint
 from ..utils.devices import resolve_device
 from ..utils.media import save_image
 from ..utils.video import VIDEO_SUFFIXES, write_video
@@ -54,14 +54,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.set_defaults(func=run_interpolate)
 
-    p = sub.add_parser("blend", help="layer swapping: coarse blocks from source, fine blocks from target",
-                       description="A new generator whose blocks below --swap-at come from the source and "
-                                   "the rest from the target; saved as a normal checkpoint.")
+    p = sub.add_parser("blend", help="layer swapping and network interpolation of source and target",
+                       description="A new generator mixed from the source and the target, saved as a normal "
+                                   "checkpoint. --swap-at: blocks below RES come from the source, the rest from the "
+                                   "target (layer swapping). --share A: every block (or every block from --swap-at "
+                                   "on) takes A of the target's weights and 1-A of the source's, a weaker "
+                                   "fine-tune of the same shapes (network interpolation). The mapping network is "
+                                   "the source's, so latents projected with the source stay valid.")
     p.add_argument("--source", required=True, help="generator for the coarse blocks and the mapping")
     p.add_argument("--target", required=True, help="generator for the fine blocks")
-    p.add_argument("--swap-at", type=int, required=True, metavar="RES", help="first resolution taken from the target")
+    p.add_argument("--swap-at", type=int, default=None, metavar="RES", help="first resolution taken from the target")
     p.add_argument("--width", type=float, default=0.0,
                    help="smooth blend: sigmoid width in octaves (0: hard swap, default)")
+    p.add_argument("--share", type=float, default=None, metavar="A",
+                   help="the target's share of the weights, 0-1 (default 1: the target's blocks as they are)")
     p.add_argument("--out", required=True, help="output checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     add_common(p)
@@ -119,12 +125,22 @@ def run_interpolate(args: argparse.Namespace) -> int:
 
 
 def run_blend(args: argparse.Namespace) -> int:
+    if args.swap_at is None and args.share is None:
+        raise ValueError("blend needs --swap-at RES (layer swapping), --share A (interpolation), or both")
+    share = 1.0 if args.share is None else args.share
     out = check_output(args.out, args.overwrite)
-    source, target = _load_pair(args)
-    shares = blend_weights(source.config.resolutions, args.swap_at, args.width)
-    blended = blend_generators(source, target, args.swap_at, args.width)
-    meta = {"blend": {"source": args.source, "target": args.target, "swap_at": args.swap_at,
-                      "width": args.width, "target_share": {str(r): a for r, a in shares.items()}}}
+    device = resolve_device(args.device)
+    source = load_generator(args.source, device=device).eval()
+    target_ckpt = load_checkpoint(args.target)
+    target = load_generator(target_ckpt, device=device).eval()
+    shares = blend_weights(source.config.resolutions, args.swap_at, args.width, share)
+    blended = blend_generators(source, target, args.swap_at, args.width, share)
+    meta = {"blend": {"source": args.source, "target": args.target, "swap_at": args.swap_at, "width": args.width,
+                      "share": share, "target_share": {str(r): a for r, a in shares.items()}}}
+    if freeze := target_ckpt.meta.get("freeze"):
+        # blocks the target kept frozen are the source's bit for bit in the blend too (lerp of equal
+        # values), so pivotal tuning can still share them
+        meta["freeze"] = freeze
     save_checkpoint(out, g_ema=blended.cpu(), meta=meta)
     log.info("wrote %s (target share per block: %s)", out,
              ", ".join(f"{r}px {a:.2f}" for r, a in shares.items()))

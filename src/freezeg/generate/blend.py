@@ -27,27 +27,40 @@ def check_compatible(a: Generator, b: Generator, name_a: str = "source", name_b:
         raise ValueError(f"{name_a} and {name_b} generators differ: {'; '.join(diffs)}")
 
 
-def blend_weights(resolutions: list[int], swap_at: int, width: float = 0.0) -> dict[int, float]:
-    """Share of the target per block resolution: 0 below `swap_at`, 1 from it on when width is 0;
-    otherwise sigmoid((log2 r - log2 swap_at + 0.5) / width), centred between the two blocks."""
-    if swap_at not in resolutions:
-        raise ValueError(f"--swap-at {swap_at}: must be one of the block resolutions {resolutions}")
+def blend_weights(resolutions: list[int], swap_at: int | None = None, width: float = 0.0,
+                  share: float = 1.0) -> dict[int, float]:
+    """Share of the target per block resolution.
+
+    With `swap_at`: 0 below it, 1 from it on when width is 0; otherwise
+    sigmoid((log2 r - log2 swap_at + 0.5) / width), centred between the two blocks. Every
+    share is then scaled by `share`; without `swap_at` every block takes `share` (plain
+    network interpolation, Wang et al. 2019, "Deep Network Interpolation for Continuous
+    Imagery Effect Transition": a weaker fine-tune of the same shapes).
+    """
     if width < 0:
         raise ValueError(f"blend width must be >= 0, got {width}")
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"--share must be in [0, 1], got {share}")
+    if swap_at is None:
+        return {r: share for r in resolutions}
+    if swap_at not in resolutions:
+        raise ValueError(f"--swap-at {swap_at}: must be one of the block resolutions {resolutions}")
     out = {}
     for r in resolutions:
         if width == 0:
-            out[r] = 1.0 if r >= swap_at else 0.0
+            out[r] = share if r >= swap_at else 0.0
         else:
-            out[r] = 1.0 / (1.0 + math.exp(-(math.log2(r) - math.log2(swap_at) + 0.5) / width))
+            out[r] = share / (1.0 + math.exp(-(math.log2(r) - math.log2(swap_at) + 0.5) / width))
     return out
 
 
 @torch.no_grad()
-def blend_generators(source: Generator, target: Generator, swap_at: int, width: float = 0.0) -> Generator:
+def blend_generators(source: Generator, target: Generator, swap_at: int | None = None, width: float = 0.0,
+                     share: float = 1.0) -> Generator:
     """A new generator: blocks below `swap_at` from `source`, from `swap_at` on from `target`
-    (or a sigmoid mix of the two, `width` octaves wide; see blend_weights)."""
-    return blend_blocks(source, target, blend_weights(source.config.resolutions, swap_at, width))
+    (or a sigmoid mix of the two, `width` octaves wide), each target share scaled by `share`;
+    see blend_weights."""
+    return blend_blocks(source, target, blend_weights(source.config.resolutions, swap_at, width, share))
 
 
 @torch.no_grad()

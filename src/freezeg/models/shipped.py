@@ -16,7 +16,9 @@ PRETRAINED = Path(__file__).resolve().parent.parent / "data" / "pretrained"
 SHIPPED: dict[str, str] = {
     "blobs32": "blobs32.pt",  # the demo's 32 px source (synthetic blobs), `make demo RETRAIN=1`
     "emoji": "emoji.pt",  # 64 px OpenMoji source with its discriminator (CC BY-SA 4.0), `make emoji`
-    "emoji-fluent3d": "emoji-fluent3d.pt",  # its frozen Fluent Emoji 3D fine-tune, `make emoji`
+    # its frozen Fluent Emoji 3D fine-tune, blended with it (a fifth of the fine-tune), `make emoji`
+    "emoji-fluent3d": "emoji-fluent3d.pt",
+    "emoji-fluent3d-full": "emoji-fluent3d-full.pt",  # that fine-tune unblended: `freezeg blend --share` for others
 }
 
 
