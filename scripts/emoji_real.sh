@@ -86,8 +86,11 @@ if [ -z "${share:-}" ]; then  # no blend beats the inputs: ship the sweep's own 
 fi
 [ -e "$OUT/emoji-fluent3d-full.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/sweep-fluent3d/$best" \
     "$OUT/emoji-fluent3d-full.pt" --notice "$FLUENT_NOTICE"
+blend=(--blend-with "$OUT/emoji.pt" --share "$share")
+[ "$share" = 1 ] && blend=()  # whole: keep the fine-tune's own mapping network too
 [ -e "$OUT/emoji-fluent3d.pt" ] || "$PY" "$(dirname "$0")/export_source.py" "$OUT/sweep-fluent3d/$best" \
-    "$OUT/emoji-fluent3d.pt" --blend-with "$OUT/emoji.pt" --share "$share" --notice "$FLUENT_NOTICE"
+    "$OUT/emoji-fluent3d.pt" "${blend[@]}" --notice "$FLUENT_NOTICE"
+
 say "8. which projection serves translation: recipes and pivotal tuning against the Fluent truth"
 [ -e "$OUT/kid-fluent-test.json" ] || "$FREEZEG" metrics realism --real "$DATA/fluent3d/train" \
     --fake "$DATA/fluent3d/test" --out "$OUT/kid-fluent-test.json"

@@ -135,6 +135,8 @@ def test_blend_cli_share_keeps_the_targets_freeze_spec(tmp_path, tiny_config):
     g = load_generator(out)
     assert shared_blocks(load_generator(s), g, ckpt.meta["freeze"]).resolutions == [4, 8]
     assert main(["blend", "--source", str(s), "--target", str(t), "--out", str(tmp_path / "x.pt")]) == 2
+    assert main(["blend", "--source", str(s), "--target", str(t), "--share", "0.5", "--width", "0.5",
+                 "--out", str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
 
 

@@ -127,6 +127,8 @@ def run_interpolate(args: argparse.Namespace) -> int:
 def run_blend(args: argparse.Namespace) -> int:
     if args.swap_at is None and args.share is None:
         raise ValueError("blend needs --swap-at RES (layer swapping), --share A (interpolation), or both")
+    if args.swap_at is None and args.width:
+        raise ValueError("--width smooths the cut at --swap-at: give --swap-at too")
     share = 1.0 if args.share is None else args.share
     out = check_output(args.out, args.overwrite)
     device = resolve_device(args.device)
