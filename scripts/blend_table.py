@@ -70,7 +70,11 @@ def main() -> None:
         raise SystemExit(f"blend_table: {a.sweep}: the sweep ran without --pairs; nothing to score against")
     inputs_dir, truth_dir = map(Path, plan["pairs"])
     shares = [float(x) for x in a.shares.split(",")]
-    blend_weights([4], share=max(shares))  # the range check, before any work
+    for share in shares:  # the range check, before any work
+        try:
+            blend_weights([4], share=share)
+        except ValueError as e:
+            raise SystemExit(f"blend_table: {e}") from None
     settings = sorted(r.parent.name for r in a.sweep.glob("*/result.json") if r.parent.name != BASELINE)
     if not settings:
         raise SystemExit(f"blend_table: {a.sweep}: no measured fine-tuned setting (no */result.json)")
