@@ -1,7 +1,7 @@
 """How much of each fine-tune to keep: every setting of a finished sweep blended with its source
 (`freezeg blend --share A`) at several shares, scored against the truth of the sweep's pairs.
 
-    python scripts/blend_table.py SWEEP_DIR [--shares 0.1,0.2,0.3,0.4,0.5,1] [--best]
+    python scripts/blend_table.py SWEEP_DIR [--shares 0.1,0.2,0.3,0.4,0.5,1]
 
 Run from the folder the sweep ran in: its plan.json names the source checkpoint and the --pairs
 folders relative to it. The sweep's saved projections are rendered by lerp(source, setting, A)
@@ -13,7 +13,7 @@ share) pairs whose translations beat the untranslated inputs in both pixel error
 there, the largest share (the most of the fine-tune), ties to the lower pixel error. The second
 half, not used to choose, checks it. Writes SWEEP_DIR/blends.json (every row) and the chosen
 blend's translations of all pairs to SWEEP_DIR/blends/SETTING-A/ (for KID and pictures);
---best prints only "SETTING A" (for scripts), or nothing when no blend beats the inputs.
+blends.json's "choice" is null when no blend beats the inputs.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch
 
 from freezeg.api import load
 from freezeg.data.images import read_image
-from freezeg.generate.blend import blend_blocks, blend_weights
+from freezeg.generate.blend import blend_generators, blend_weights
 from freezeg.inversion.latents import latent_files, load_latent
 from freezeg.metrics.pairs import pixel_error
 from freezeg.metrics.structure import structure_report
@@ -63,7 +63,6 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweep", type=Path)
     p.add_argument("--shares", default="0.1,0.2,0.3,0.4,0.5,1", help="target shares to try (default 0.1-0.5 and 1)")
-    p.add_argument("--best", action="store_true", help='print only "SETTING SHARE" of the choice')
     a = p.parse_args()
     plan = json.loads((a.sweep / "plan.json").read_text())
     if not plan.get("pairs"):
@@ -89,7 +88,7 @@ def main() -> None:
     for setting in settings:
         target = load(str(a.sweep / setting))
         for share in shares:
-            blended = blend_blocks(source, target, blend_weights(source.config.resolutions, share=share))
+            blended = blend_generators(source, target, share=share)
             rendered[setting, share] = render(blended, latents)
             rows.append({"setting": setting, "share": share, **scores(rendered[setting, share], truths, names)})
     winners = [r for r in rows if beats(r, inputs)]
@@ -101,10 +100,6 @@ def main() -> None:
     (a.sweep / "blends.json").write_text(json.dumps(
         {"pairs": len(names), "halves": {"choose": names[: len(names) // 2], "check": names[len(names) // 2 :]},
          "inputs": inputs, "rows": rows, "choice": choice}, indent=1))
-    if a.best:
-        if choice is not None:
-            print(choice["setting"], f"{choice['share']:g}")
-        return
     half = len(names) // 2
     print(f"{'':22s}  {'first ' + str(half) + ' (choose)':>13s}  {'last ' + str(len(names) - half) + ' (check)':>13s}"
           f"  {'all ' + str(len(names)):>13s}")

@@ -80,7 +80,8 @@ sweep --freeze-g 2 --freeze-d 2 --coarse-rgb train
 
 say "7. how much of each fine-tune to keep: blends with the source, chosen on half the pairs"
 "$PY" "$(dirname "$0")/blend_table.py" "$OUT/sweep-fluent3d"
-read -r best share < <("$PY" "$(dirname "$0")/blend_table.py" "$OUT/sweep-fluent3d" --best) || true
+read -r best share < <("$PY" -c 'import json, sys; c = json.load(open(sys.argv[1]))["choice"]
+if c: print(c["setting"], format(c["share"], "g"))' "$OUT/sweep-fluent3d/blends.json") || true
 if [ -z "${share:-}" ]; then  # no blend beats the inputs: ship the sweep's own recommendation whole
     best=$("$PY" "$(dirname "$0")/sweep_table.py" "$OUT/sweep-fluent3d" --best) share=1
 fi

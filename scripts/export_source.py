@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from freezeg import load_checkpoint, save_checkpoint
-from freezeg.generate.blend import blend_blocks, blend_weights
+from freezeg.generate.blend import blend_generators
 from freezeg.generate.sampling import seeded_images
 from freezeg.models.checkpoint import build_discriminator, build_generator
 
@@ -61,7 +61,7 @@ def main() -> None:
     if a.blend_with:
         source_ckpt = load_checkpoint(a.blend_with)
         source = build_generator(source_ckpt, "g_ema").eval()
-        g = blend_blocks(source, g, blend_weights(source.config.resolutions, share=a.share))
+        g = blend_generators(source, g, share=a.share)
         latent_avg = source_ckpt.parts.get("latent_avg")  # the blend has the source's mapping
     with torch.no_grad():
         reference = seeded_images(g, REFERENCE_SEEDS)

@@ -7,7 +7,7 @@ import logging
 
 import torch
 
-from ..generate.blend import blend_generators, blend_weights
+from ..generate.blend import blend_blocks, blend_weights
 from ..generate.compare import interpolation_frames, pair_grid, seed_ws
 from ..generate.sampling import seed_latent
 from ..inversion.latents import latent_files, load_latent
@@ -136,7 +136,7 @@ def run_blend(args: argparse.Namespace) -> int:
     target_ckpt = load_checkpoint(args.target)
     target = load_generator(target_ckpt, device=device).eval()
     shares = blend_weights(source.config.resolutions, args.swap_at, args.width, share)
-    blended = blend_generators(source, target, args.swap_at, args.width, share)
+    blended = blend_blocks(source, target, shares)
     meta = {"blend": {"source": args.source, "target": args.target, "swap_at": args.swap_at, "width": args.width,
                       "share": share, "target_share": {str(r): a for r, a in shares.items()}}}
     if freeze := target_ckpt.meta.get("freeze"):
